@@ -1,0 +1,32 @@
+# Two entry points, each creating .venv and installing what it needs first:
+#   make demo   - retrieve and rerank the example corpus (MODEL=path/to/model to use a local model)
+#   make test   - the test suite, offline
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MODEL ?= cross-encoder/nli-deberta-v3-small
+EXTRAS ?= dev,onnx,openvino,eval,demo
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the local CPU build; any other request would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py --model "$(MODEL)"
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rerank retrievers eval rerank_cli tests examples benchmarks
+	$(VENV)/bin/ruff format --check rerank retrievers eval rerank_cli tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,100 @@
+"""PyTorch backend: loads any sequence-classification cross-encoder through sentence-transformers.
+
+bf16 runs the fp32 weights under CPU autocast (AMX/AVX-512-BF16 kernels where the CPU has them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from rerank.backends.base import LoadedModel, directory_fingerprint
+from rerank.errors import ModelLoadError
+
+__all__ = ["load"]
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def looks_like_path(model: str) -> bool:
+    """True for what can only be a filesystem path (a hub id is "name" or "org/name")."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def model_not_found(model: str, reason: Exception | str) -> ModelLoadError:
+    """The error for a model that is neither a readable directory nor loadable from the hub or its cache."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+    where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub or its cache"
+    return ModelLoadError(
+        f"could not load model {model!r}: not a local directory, and not found in {where} ({reason}). "
+        "Pass a local model directory instead (NLIReranker(model='path/to/model'), or --model PATH on the "
+        f"command line), or download it once with network access: huggingface-cli download {model}"
+    )
+
+
+class TorchRunner:
+    """Runs a transformers sequence-classification model under torch.inference_mode."""
+
+    backend = "torch"
+
+    def __init__(self, model, precision: str, input_names: tuple[str, ...]):
+        self._model = model
+        self.precision = precision
+        self.input_names = input_names
+
+    def __call__(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        device = next(self._model.parameters()).device
+        inputs = {name: torch.from_numpy(np.ascontiguousarray(features[name])).to(device) for name in self.input_names}
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            logits = self._model(**inputs).logits
+        return logits.float().cpu().numpy()
+
+
+def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
+    """Load a cross-encoder by hub id or directory.
+
+    Raises:
+        ModelLoadError: The model is neither a directory nor available from the hub/cache.
+        ValueError: An unsupported precision.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"the torch backend supports precision {PRECISIONS}, got {precision!r}")
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    expanded = os.path.expanduser(model)
+    if looks_like_path(model) and not os.path.isdir(expanded):
+        raise model_not_found(model, "no such directory")
+    try:
+        cross_encoder = CrossEncoder(expanded if os.path.isdir(expanded) else model, device=device)
+    except (OSError, ValueError) as error:
+        if os.path.isdir(expanded):
+            raise ModelLoadError(f"could not load a cross-encoder from directory {model!r}: {error}") from error
+        raise model_not_found(model, type(error).__name__) from error
+    hf_model = cross_encoder[0].model
+    hf_model.eval()
+    config = hf_model.config
+    tokenizer = cross_encoder.tokenizer
+    input_names = tuple(name for name in tokenizer.model_input_names if name in {"input_ids", "attention_mask", "token_type_ids"})
+    if getattr(config, "type_vocab_size", 1) == 0 and "token_type_ids" in input_names:
+        input_names = tuple(name for name in input_names if name != "token_type_ids")
+    local_dir = expanded if os.path.isdir(expanded) else getattr(config, "_name_or_path", "")
+    return LoadedModel(
+        source=model,
+        tokenizer=tokenizer,
+        num_logits=int(config.num_labels),
+        id2label={int(k): str(v) for k, v in (config.id2label or {}).items()},
+        max_positions=getattr(config, "max_position_embeddings", None),
+        runner=TorchRunner(hf_model, precision, input_names),
+        fingerprint=directory_fingerprint(Path(local_dir), model) if local_dir else model,
+    )

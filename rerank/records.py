@@ -1,0 +1,212 @@
+"""Shared records: documents, candidates, NLI scores and rerank results.
+
+This is a leaf module (pydantic and numpy only). ``retrievers`` and ``eval`` import it; it imports nothing
+from them. Records are immutable and validate their invariants when built, so a record that exists is valid.
+
+Example:
+    >>> doc = Document(id="d1", text="Aspirin lowers the risk of heart attack.")
+    >>> cand = Candidate(document=doc, retriever="bm25", retriever_score=7.2, retriever_rank=1)
+    >>> NLIScores(entailment=0.9, neutral=0.08, contradiction=0.02).entailment
+    0.9
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Candidate",
+    "Document",
+    "Evidence",
+    "NLIScores",
+    "RelevanceResult",
+    "RerankResult",
+    "SourceScore",
+    "as_candidates",
+    "as_documents",
+]
+
+# Tolerance on the sum of the three probabilities: softmax outputs in float32 sum to 1 within ~1e-6.
+PROBABILITY_SUM_TOLERANCE = 1e-4
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Document(_Record):
+    """A passage that can be retrieved and reranked.
+
+    Attributes:
+        id: Unique identifier within its corpus.
+        text: The passage body.
+        title: Optional title; the reranker reads it as the passage's first sentence.
+        metadata: Free-form JSON-like data carried along untouched.
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("document id must be a non-empty string")
+        return value
+
+    @property
+    def content(self) -> str:
+        """Title and text joined as the reranker reads them ("Title. Text")."""
+        if self.title and self.title.strip():
+            title = self.title.strip()
+            separator = " " if title[-1] in ".!?:" else ". "
+            return f"{title}{separator}{self.text}" if self.text.strip() else title
+        return self.text
+
+
+class SourceScore(_Record):
+    """One retriever's own score and 1-based rank for a candidate."""
+
+    score: float
+    rank: int = Field(ge=1)
+
+
+class Candidate(_Record):
+    """A document proposed by a retriever, with that retriever's score and rank.
+
+    Attributes:
+        document: The retrieved document.
+        retriever: Name of the retriever that produced it ("bm25", "dense", "hybrid", "input", ...).
+        retriever_score: The retriever's score, or None when the candidate came without one.
+        retriever_rank: 1-based rank in the retriever's list.
+        sources: For fused candidates, each contributing retriever's name mapped to its own score and rank.
+    """
+
+    document: Document
+    retriever: str = "input"
+    retriever_score: float | None = None
+    retriever_rank: int = Field(default=1, ge=1)
+    sources: dict[str, SourceScore] = Field(default_factory=dict)
+
+    @field_validator("retriever_score")
+    @classmethod
+    def _finite_score(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"retriever_score must be finite, got {value!r}")
+        return value
+
+
+class NLIScores(_Record):
+    """Entailment, neutral and contradiction probabilities of one (premise, hypothesis) pair."""
+
+    entailment: float = Field(ge=0.0, le=1.0)
+    neutral: float = Field(ge=0.0, le=1.0)
+    contradiction: float = Field(ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> NLIScores:
+        total = self.entailment + self.neutral + self.contradiction
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            raise ValueError(f"NLI probabilities must sum to 1 (within {PROBABILITY_SUM_TOLERANCE}), got {total}")
+        return self
+
+    @classmethod
+    def from_row(cls, row: Sequence[float] | np.ndarray) -> NLIScores:
+        """Build from one row of a (n, 3) score array ordered entailment, neutral, contradiction."""
+        entailment, neutral, contradiction = (min(1.0, max(0.0, float(x))) for x in row)
+        return cls(entailment=entailment, neutral=neutral, contradiction=contradiction)
+
+
+class Evidence(_Record):
+    """The sentence of a passage that best entails the hypothesis (sentence granularity only)."""
+
+    sentence: str
+    index: int = Field(ge=0, description="0-based index of the sentence in the passage's sentence split")
+    entailment: float = Field(ge=0.0, le=1.0)
+
+
+class RerankResult(_Record):
+    """A candidate after NLI reranking.
+
+    Attributes:
+        candidate: The candidate as it came from the retriever.
+        scores: NLI probabilities (for sentence granularity: max entailment and max contradiction over sentences).
+        score: The value the results are ordered by (entailment, or the fused score when fusion is on).
+        rank: 1-based position after reranking; filtered-out candidates are ranked after every kept one.
+        kept: False when a threshold (min_entailment / max_contradiction) filtered the candidate out.
+        evidence: The best-entailing sentence when sentences were scored, else None.
+    """
+
+    candidate: Candidate
+    scores: NLIScores
+    score: float
+    rank: int = Field(ge=1)
+    kept: bool = True
+    evidence: Evidence | None = None
+
+    @property
+    def document(self) -> Document:
+        return self.candidate.document
+
+
+class RelevanceResult(_Record):
+    """A candidate after relevance (1-logit cross-encoder) reranking; ``score`` is the sigmoid probability."""
+
+    candidate: Candidate
+    score: float = Field(ge=0.0, le=1.0)
+    rank: int = Field(ge=1)
+    kept: bool = True
+
+    @property
+    def document(self) -> Document:
+        return self.candidate.document
+
+
+def as_documents(items: Iterable[Document | str]) -> list[Document]:
+    """Accept documents or plain strings; strings get their position ("0", "1", ...) as id.
+
+    Raises:
+        TypeError: An item is neither a Document nor a str (None included), naming its position and type.
+    """
+    if isinstance(items, (str, bytes)):
+        raise TypeError("expected a list of documents or strings, got a single string; wrap it in a list")
+    documents = []
+    for position, item in enumerate(items):
+        if isinstance(item, Document):
+            documents.append(item)
+        elif isinstance(item, str):
+            documents.append(Document(id=str(position), text=item))
+        elif isinstance(item, Candidate):
+            documents.append(item.document)
+        else:
+            raise TypeError(f"document at position {position} must be a Document or str, got {type(item).__name__}")
+    return documents
+
+
+def as_candidates(items: Iterable[Candidate | Document | str]) -> list[Candidate]:
+    """Accept candidates, documents or strings; the latter two get their input order as retriever rank.
+
+    Raises:
+        TypeError: An item is of another type, naming its position and type.
+    """
+    if isinstance(items, (str, bytes)):
+        raise TypeError("expected a list of candidates, documents or strings, got a single string")
+    candidates = []
+    for position, item in enumerate(items):
+        if isinstance(item, Candidate):
+            candidates.append(item)
+        elif isinstance(item, (Document, str)):
+            document = item if isinstance(item, Document) else Document(id=str(position), text=item)
+            candidates.append(Candidate(document=document, retriever="input", retriever_rank=position + 1))
+        else:
+            raise TypeError(
+                f"candidate at position {position} must be a Candidate, Document or str, got {type(item).__name__}"
+            )
+    return candidates

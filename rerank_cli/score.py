@@ -1,0 +1,47 @@
+"""``rerank score``: NLI (or relevance) probabilities for one query against the given documents."""
+
+from __future__ import annotations
+
+import argparse
+
+from rerank_cli.common import add_reranker_options, build_reranker, print_json, thresholds
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("score", help="score documents against a query", description=__doc__)
+    parser.add_argument("--query", required=True, help="the query or claim (the hypothesis)")
+    parser.add_argument("--doc", nargs="+", required=True, help="one or more passages (the premises)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_reranker_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    reranker = build_reranker(args, show_progress=False)
+    results = reranker.rerank(args.query, args.doc, **thresholds(args, reranker))
+    rows = [_row(result) for result in results]
+    if args.json:
+        print_json({"query": args.query, "model": args.model, "results": rows})
+        return 0
+    nli = "entailment" in rows[0] if rows else True
+    header = "rank  kept  entail  neutral  contra  document" if nli else "rank  kept  relevance  document"
+    print(header)
+    for row in rows:
+        preview = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
+        if nli:
+            print(f"{row['rank']:>4}  {'yes' if row['kept'] else 'no':>4}  {row['entailment']:.4f}  "
+                  f"{row['neutral']:.4f}   {row['contradiction']:.4f}  {preview}")
+        else:
+            print(f"{row['rank']:>4}  {'yes' if row['kept'] else 'no':>4}  {row['relevance']:.4f}     {preview}")
+    return 0
+
+
+def _row(result) -> dict:
+    row = {"rank": result.rank, "kept": result.kept, "text": result.document.text}
+    if hasattr(result, "scores"):
+        row.update(result.scores.model_dump())
+        if result.evidence is not None:
+            row["evidence"] = result.evidence.sentence
+    else:
+        row["relevance"] = result.score
+    return row
