@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rerank.backends import LoadedModel
 from rerank.fusion import fused_scores
 from rerank.labels import LabelMap, label_map_from_names, to_nli_columns
 from rerank.records import (
@@ -60,7 +61,8 @@ class NLIReranker:
     """Score, rerank and filter passages with an NLI cross-encoder.
 
     Args:
-        model: Hub id or local directory of a 2- or 3-label NLI sequence classifier.
+        model: Hub id or local directory of a 2- or 3-label NLI sequence classifier, or a model already loaded
+            with ``rerank.backends.load_model`` (to share one copy between rerankers).
         batch_size: Pairs per forward pass.
         max_length: Token budget per pair; the premise is truncated to fit, never the hypothesis.
         device: "cpu", "cuda", ... (torch backend).
@@ -82,7 +84,7 @@ class NLIReranker:
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | LoadedModel = DEFAULT_MODEL,
         *,
         batch_size: int = 32,
         max_length: int = 512,

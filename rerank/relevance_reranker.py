@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rerank.backends import LoadedModel
 from rerank.records import Candidate, Document, RelevanceResult, as_candidates, as_documents
 from rerank.scorer import CrossEncoderScorer
 from rerank.validation import check_query, check_threshold, check_top_k
@@ -28,7 +29,7 @@ class RelevanceReranker:
 
     def __init__(
         self,
-        model: str,
+        model: str | LoadedModel,
         *,
         batch_size: int = 32,
         max_length: int = 512,

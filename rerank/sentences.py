@@ -1,6 +1,6 @@
 """A dependency-free sentence splitter for scoring passages sentence by sentence.
 
-Splits after ., ! or ? followed by whitespace and an upper-case letter, digit or opening quote/bracket, except
+Splits after ., ! or ? followed by whitespace and an upper-case letter or digit (after an optional opening quote/bracket), except
 after common abbreviations (e.g., i.e., et al., Fig., Dr.) and single initials. Good enough for abstracts and web
 passages; a document can carry its own split in ``metadata["sentences"]``, which then wins.
 """
@@ -16,7 +16,7 @@ _ABBREVIATIONS = {
     "eq", "ref", "refs", "st", "jr", "sr", "inc", "ltd", "co", "vol", "pp", "resp", "cf", "jan", "feb", "mar",
     "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
 }  # fmt: skip
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+")
 
 
 def _ends_with_abbreviation(fragment: str) -> bool:
@@ -40,8 +40,10 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
-        candidate = text[start : match.start()]
-        if _ends_with_abbreviation(candidate):
+        following = text[match.end() :].lstrip("\"'([")
+        if not following or not (following[0].isupper() or following[0].isdigit()):
+            continue
+        if _ends_with_abbreviation(text[start : match.start()]):
             continue
         sentences.append(text[start : match.end()].strip())
         start = match.end()
