@@ -37,8 +37,10 @@ def main() -> int:
         print(f"\nclaim: {claim}")
         for result in (r for r in results if r.kept):
             scores = result.scores
-            print(f"  {result.rank}. {result.document.id:<20} entailment={scores.entailment:.3f} "
-                  f"contradiction={scores.contradiction:.3f} (BM25 rank {result.candidate.retriever_rank})")
+            print(
+                f"  {result.rank}. {result.document.id:<20} entailment={scores.entailment:.3f} "
+                f"contradiction={scores.contradiction:.3f} (BM25 rank {result.candidate.retriever_rank})"
+            )
             if result.evidence is not None:
                 print(f"     evidence: {result.evidence.sentence}")
         filtered = [r.document.id for r in results if not r.kept]

@@ -58,10 +58,7 @@ def label_map_from_names(names: Sequence[str] | Mapping[int, str]) -> LabelMap:
     Raises:
         ValueError: The names do not identify an entailment label, or a 3-label model lacks one of the three.
     """
-    if isinstance(names, Mapping):
-        ordered = [names[key] for key in sorted(names, key=int)]
-    else:
-        ordered = list(names)
+    ordered = [names[key] for key in sorted(names, key=int)] if isinstance(names, Mapping) else list(names)
     canonical = [canonical_label(name) for name in ordered]
     if len(ordered) < 2:
         raise ValueError(

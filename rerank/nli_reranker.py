@@ -141,7 +141,7 @@ class NLIReranker:
         return self.hypothesis_template.format(query) if self.hypothesis_template else query
 
     def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """Probabilities (n, 3), columns entailment, neutral, contradiction, for explicit (premise, hypothesis) pairs."""
+        """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
         for name, texts in (("premise", premises), ("hypothesis", hypotheses)):
             for position, text in enumerate(texts):
                 if not isinstance(text, str):
@@ -221,7 +221,9 @@ class NLIReranker:
             kept &= scores[:, 0] >= min_entailment
         if max_contradiction is not None:
             kept &= scores[:, 2] <= max_contradiction
-        order = sorted(range(len(candidates)), key=lambda i: (not kept[i], -order_by[i], candidates[i].retriever_rank, i))
+        order = sorted(
+            range(len(candidates)), key=lambda i: (not kept[i], -order_by[i], candidates[i].retriever_rank, i)
+        )
         kept_order = [i for i in order if kept[i]][:top_k]
         dropped_order = [i for i in order if not kept[i]]
         return [

@@ -24,7 +24,7 @@ class RelevanceReranker:
 
     Example:
         >>> reranker = RelevanceReranker("path/to/ms-marco-MiniLM-L-12-v2")  # doctest: +SKIP
-        >>> reranker.rerank("what lowers blood pressure", ["Salt raises it.", "Beta blockers lower it."])  # doctest: +SKIP
+        >>> reranker.rerank("what lowers blood pressure", ["Salt raises it.", "Diuretics lower it."])  # doctest: +SKIP
     """
 
     def __init__(

@@ -1,8 +1,9 @@
 """A dependency-free sentence splitter for scoring passages sentence by sentence.
 
-Splits after ., ! or ? followed by whitespace and an upper-case letter or digit (after an optional opening quote/bracket), except
-after common abbreviations (e.g., i.e., et al., Fig., Dr.) and single initials. Good enough for abstracts and web
-passages; a document can carry its own split in ``metadata["sentences"]``, which then wins.
+Splits after ., ! or ? followed by whitespace and an upper-case letter or digit (after an optional opening
+quote or bracket), except after common abbreviations (e.g., i.e., et al., Fig., Dr.) and single initials.
+Good enough for abstracts and web passages; a document can carry its own split in ``metadata["sentences"]``,
+which then wins.
 """
 
 from __future__ import annotations

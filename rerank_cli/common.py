@@ -20,9 +20,15 @@ def add_reranker_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reranker")
     group.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory (default {DEFAULT_MODEL})")
     group.add_argument("--granularity", choices=GRANULARITIES, default=DEFAULT_GRANULARITY)
-    group.add_argument("--fusion-weight", type=_fusion_weight, default=DEFAULT_FUSION_WEIGHT,
-                       help="order by z(retriever score) + W x entailment; 'none' for entailment alone")
-    group.add_argument("--template", default=None, help="hypothesis template with one {}, e.g. 'This text is about {}.'")
+    group.add_argument(
+        "--fusion-weight",
+        type=_fusion_weight,
+        default=DEFAULT_FUSION_WEIGHT,
+        help="order by z(retriever score) + W x entailment; 'none' for entailment alone",
+    )
+    group.add_argument(
+        "--template", default=None, help="hypothesis template with one {}, e.g. 'This text is about {}.'"
+    )
     group.add_argument("--labels", nargs="+", default=None, help="label names in logit order, for LABEL_0.. configs")
     group.add_argument("--batch-size", type=int, default=32)
     group.add_argument("--max-length", type=int, default=512)
@@ -51,8 +57,11 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True):
 
 def thresholds(args: argparse.Namespace, reranker: Any) -> dict[str, float]:
     """Threshold keyword arguments for reranker.rerank, refusing NLI thresholds on a relevance model."""
-    given = {k: v for k, v in (("min_entailment", args.min_entailment), ("max_contradiction", args.max_contradiction))
-             if v is not None}
+    given = {
+        k: v
+        for k, v in (("min_entailment", args.min_entailment), ("max_contradiction", args.max_contradiction))
+        if v is not None
+    }
     if given and not hasattr(reranker, "label_map"):
         raise ValueError(f"{sorted(given)} need an NLI model; {args.model!r} is a relevance cross-encoder")
     return given

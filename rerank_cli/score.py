@@ -29,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         preview = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
         if nli:
-            print(f"{row['rank']:>4}  {'yes' if row['kept'] else 'no':>4}  {row['entailment']:.4f}  "
-                  f"{row['neutral']:.4f}   {row['contradiction']:.4f}  {preview}")
+            print(
+                f"{row['rank']:>4}  {'yes' if row['kept'] else 'no':>4}  {row['entailment']:.4f}  "
+                f"{row['neutral']:.4f}   {row['contradiction']:.4f}  {preview}"
+            )
         else:
             print(f"{row['rank']:>4}  {'yes' if row['kept'] else 'no':>4}  {row['relevance']:.4f}     {preview}")
     return 0

@@ -48,10 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _row(result) -> dict:
     if not hasattr(result, "candidate"):  # retrieval only: a Candidate
-        return {"rank": result.retriever_rank, "id": result.document.id, "score": result.retriever_score,
-                "text": result.document.content}
-    row = {"rank": result.rank, "id": result.document.id, "kept": result.kept, "score": result.score,
-           "retriever_rank": result.candidate.retriever_rank, "text": result.document.content}
+        return {
+            "rank": result.retriever_rank,
+            "id": result.document.id,
+            "score": result.retriever_score,
+            "text": result.document.content,
+        }
+    row = {
+        "rank": result.rank,
+        "id": result.document.id,
+        "kept": result.kept,
+        "score": result.score,
+        "retriever_rank": result.candidate.retriever_rank,
+        "text": result.document.content,
+    }
     if hasattr(result, "scores"):
         row.update(result.scores.model_dump())
         if result.evidence is not None:

@@ -81,7 +81,7 @@ def tiny_deberta_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_deberta_permuted_dir(tmp_path_factory) -> Path:
-    """The same weights as tiny_deberta_dir with id2label in another order (0 entailment, 1 neutral, 2 contradiction)."""
+    """tiny_deberta_dir's weights with id2label 0 entailment, 1 neutral, 2 contradiction."""
     return build_tiny_deberta(
         tmp_path_factory.mktemp("tiny-deberta-permuted"), {0: "entailment", 1: "neutral", 2: "contradiction"}
     )

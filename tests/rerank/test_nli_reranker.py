@@ -262,13 +262,13 @@ def test_relevance_reranker_refuses_an_nli_model(tiny_model):
 
 def test_missing_model_names_the_path_and_the_fix(tmp_path):
     missing = tmp_path / "no-such-model"
-    with pytest.raises(ModelLoadError, match="no-such-model.*--model PATH"):
+    with pytest.raises(ModelLoadError, match=r"no-such-model.*--model PATH"):
         NLIReranker(str(missing))
 
 
 def test_unknown_hub_model_offline_names_the_id_and_the_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="nobody/no-such-nli-model.*local model directory"):
+    with pytest.raises(ModelLoadError, match=r"nobody/no-such-nli-model.*local model directory"):
         NLIReranker("nobody/no-such-nli-model")
 
 

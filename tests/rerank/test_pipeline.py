@@ -16,7 +16,9 @@ class ListRetriever:
     def retrieve(self, query, k):
         self.calls.append((query, k))
         return [
-            Candidate(document=d, retriever="list", retriever_score=float(len(self.documents) - i), retriever_rank=i + 1)
+            Candidate(
+                document=d, retriever="list", retriever_score=float(len(self.documents) - i), retriever_rank=i + 1
+            )
             for i, d in enumerate(self.documents[:k])
         ]
 

@@ -72,4 +72,7 @@ def test_as_documents_rejects_a_bare_string():
 
 def test_as_candidates_ranks_plain_inputs_in_order():
     candidates = as_candidates(["a", Document(id="d", text="b")])
-    assert [(c.document.id, c.retriever_rank, c.retriever_score) for c in candidates] == [("0", 1, None), ("d", 2, None)]
+    assert [(c.document.id, c.retriever_rank, c.retriever_score) for c in candidates] == [
+        ("0", 1, None),
+        ("d", 2, None),
+    ]
