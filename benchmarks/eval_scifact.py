@@ -1,0 +1,188 @@
+"""SciFact test: BM25 alone vs BM25 + a relevance cross-encoder vs BM25 + the NLI reranker's modes, with p-values.
+
+Scores go through an on-disk cache (``--cache``), so a rerun, a new weight grid or new metrics cost no model time;
+latency and pairs/s are replayed from the model time recorded when each score was first computed.
+The fusion weight of each granularity is chosen on a fixed-seed sample of the train qrels, then reported on test.
+
+Run (2 shared cores: wrap it in the CPU lock):
+    flock /tmp/nli-rerank-cpu.lock python benchmarks/eval_scifact.py --sample 100 --depth 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from eval import (
+    CachedScorer,
+    SystemRun,
+    compare,
+    entailment_key,
+    evaluate,
+    evaluate_factcheck,
+    fused_key,
+    load_beir,
+    load_qrels,
+    load_scifact_claims,
+    load_scifact_sentences,
+    relevance_key,
+    rerank_run,
+    retrieval_run,
+    retrieve_all,
+    sample_query_ids,
+    score_all,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+METRICS = ["ndcg@10", "mrr@10", "recall@100"]
+WEIGHTS = [0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--nli-model", default=str(SHARED / "models" / "mini-nli-minilm-l6"))
+    parser.add_argument("--relevance-model", default=str(SHARED / "models" / "ms-marco-MiniLM-L-12-v2-int8"))
+    parser.add_argument("--sample", type=int, default=100, help="test queries, fixed-seed sample (None: all 300)")
+    parser.add_argument("--train-sample", type=int, default=50, help="train queries for choosing the fusion weight")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--k", type=int, default=100, help="BM25 depth (recall@100 is measured on it)")
+    parser.add_argument("--depth", type=int, default=30, help="candidates reranked per query")
+    parser.add_argument(
+        "--relevance-depth", type=int, default=None, help="depth for the relevance model (default --depth)"
+    )
+    parser.add_argument("--passage-max-length", type=int, default=256, help="token budget at passage granularity")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "scores.sqlite")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval_scifact.json")
+    parser.add_argument("--skip-relevance", action="store_true")
+    parser.add_argument("--skip-factcheck", action="store_true")
+    return parser.parse_args()
+
+
+def nli_scorer(args, granularity: str) -> CachedScorer:
+    from rerank import NLIReranker
+
+    max_length = args.passage_max_length if granularity == "passage" else 512
+    reranker = NLIReranker(args.nli_model, granularity=granularity, fusion_weight=None, max_length=max_length,
+                           show_progress=False)  # fmt: skip
+    return CachedScorer(reranker, args.cache)
+
+
+def choose_weight(retrieved, scored, qrels) -> tuple[float, dict[float, float]]:
+    """The grid weight with the best train nDCG@10 (ties: the smaller weight)."""
+    sweep = {w: evaluate(qrels, rerank_run(retrieved, scored, fused_key(w)), "ndcg@10").aggregate["ndcg@10"]
+             for w in WEIGHTS}  # fmt: skip
+    best = max(WEIGHTS, key=lambda w: (round(sweep[w], 10), -w))
+    return best, sweep
+
+
+def main() -> int:
+    args = parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    started = time.time()
+    data = load_beir(args.shared / "data" / "retrieval" / "scifact", "test")
+    train_qrels = load_qrels(args.shared / "data" / "retrieval" / "scifact" / "qrels" / "train.tsv")
+    from retrievers import BM25Retriever
+
+    retriever = BM25Retriever(data.corpus, show_progress=False)
+    all_test = {q: data.queries[q] for q in data.query_ids()}
+    full = retrieve_all(retriever, all_test, args.k, show_progress=False)
+    full_eval = evaluate(data.qrels, retrieval_run(full), METRICS).aggregate
+    print(f"BM25 ({retriever.engine_name} engine) on all {len(all_test)} test queries: "
+          + ", ".join(f"{m} {v:.4f}" for m, v in full_eval.items()))  # fmt: skip
+
+    test_ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
+    train_ids = sample_query_ids([q for q in train_qrels if q in data.queries], args.train_sample, args.seed)
+    test_q, train_q = {q: data.queries[q] for q in test_ids}, {q: data.queries[q] for q in train_ids}
+    qrels, train = {q: data.qrels[q] for q in test_ids}, {q: train_qrels[q] for q in train_ids}
+    test_r = retrieve_all(retriever, test_q, args.k, show_progress=False)
+    train_r = retrieve_all(retriever, train_q, args.k, show_progress=False)
+    systems = [SystemRun("bm25", retrieval_run(test_r), test_r.seconds, notes=f"k={args.k}")]
+
+    def system(name, scored, key, notes):
+        seconds = {q: test_r.seconds[q] + scored.seconds[q] for q in test_q}
+        return SystemRun(name, rerank_run(test_r, scored, key), seconds, sum(scored.pairs.values()),
+                         sum(scored.seconds.values()), notes)  # fmt: skip
+
+    if not args.skip_relevance:
+        try:
+            from rerank import RelevanceReranker
+
+            relevance = CachedScorer(RelevanceReranker(args.relevance_model, show_progress=False), args.cache)
+            depth = args.relevance_depth or args.depth
+            scored = score_all(relevance, test_q, test_r, depth)
+            backend = f"{relevance.reranker.model.runner.backend} {relevance.reranker.model.runner.precision}"
+            systems.append(system(f"bm25 + ms-marco-MiniLM-L12 int8 (top {depth}, {backend})", scored, relevance_key,
+                                  f"depth={depth}"))  # fmt: skip
+        except Exception as error:  # the ONNX loader may be missing; report and go on
+            print(f"relevance cross-encoder skipped: {type(error).__name__}: {error}")
+
+    sweeps = {}
+    for granularity in ("passage", "sentence"):
+        scorer = nli_scorer(args, granularity)
+        test_s = score_all(scorer, test_q, test_r, args.depth)
+        train_s = score_all(scorer, train_q, train_r, args.depth)
+        weight, sweep = choose_weight(train_r, train_s, train)
+        _, test_sweep = choose_weight(test_r, test_s, qrels)
+        sweeps[granularity] = (weight, sweep, test_sweep)
+        notes = f"depth={args.depth}, granularity={granularity}"
+        systems.append(system(f"bm25 + NLI {granularity}, entailment only", test_s, entailment_key, notes))
+        systems.append(system(f"bm25 + NLI {granularity}, fused w={weight:g} (train)", test_s, fused_key(weight),
+                              notes + f", fusion_weight={weight} chosen on train"))  # fmt: skip
+        if granularity == "sentence" and weight != 2.0:
+            systems.append(system("bm25 + NLI sentence, fused w=2 (default)", test_s, fused_key(2.0), notes))
+
+    report = compare(systems, qrels, METRICS, baseline="bm25", seed=args.seed)
+    print(
+        f"\nSciFact test, fixed-seed sample of {len(test_q)} queries (seed {args.seed}); BM25 top {args.k}, "
+        f"top {args.depth} reranked; passage max_length {args.passage_max_length}; p: paired t / permutation"
+    )
+    print(report.to_markdown())
+    print(f"\nFusion weight sweep, nDCG@10 (chosen on {len(train_q)} train queries, seed {args.seed}):")
+    print("| granularity | set | " + " | ".join(f"w={w:g}" for w in WEIGHTS) + " |")
+    print("|---|---|" + "---|" * len(WEIGHTS))
+    for granularity, (weight, sweep, test_sweep) in sweeps.items():
+        for name, values in (("train (chooses)", sweep), ("test (reported only)", test_sweep)):
+            cells = [f"**{values[w]:.4f}**" if w == weight else f"{values[w]:.4f}" for w in WEIGHTS]
+            print(f"| {granularity} | {name} | " + " | ".join(cells) + " |")
+
+    payload = report.to_dict() | {"bm25_all_test": full_eval, "test_queries": test_ids, "train_queries": train_ids,
+                                  "weights": {g: {"chosen": w, "train": s, "test": t}
+                                              for g, (w, s, t) in sweeps.items()}}  # fmt: skip
+    if not args.skip_factcheck:
+        factcheck = run_factcheck(args)
+        payload["factcheck"] = factcheck
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    import json
+
+    args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    report.plot_differences(args.out.with_suffix(".png"))
+    print(f"\nwrote {args.out} and {args.out.with_suffix('.png')} in {time.time() - started:.0f} s")
+    return 0
+
+
+def run_factcheck(args) -> dict:
+    """Claim labels and evidence sentences on SciFact dev claims (each sentence vs the claim, the mini NLI model)."""
+    from rerank import NLIReranker
+
+    folder = args.shared / "data" / "factcheck" / "scifact"
+    claims = load_scifact_claims(folder / "claims_dev.jsonl")
+    documents = load_scifact_sentences(folder / "corpus_sentences.jsonl.gz")
+    reranker = NLIReranker(args.nli_model, granularity="passage", fusion_weight=None, max_length=256,
+                           show_progress=False)  # fmt: skip
+    scorer = CachedScorer(reranker, args.cache)
+    print(f"\nSciFact dev claims ({len(claims)}), cited abstracts given, mini NLI model, thresholds 0.5:")
+    print("| evidence P | evidence R | evidence F1 | labelled F1 | label accuracy | label macro-F1 |")
+    print("|---|---|---|---|---|---|")
+    report = evaluate_factcheck(claims, documents, scorer.score_pairs)
+    print(f"| {report.selection_precision:.4f} | {report.selection_recall:.4f} | {report.selection_f1:.4f} | "
+          f"{report.labelled_f1:.4f} | {report.label_accuracy:.4f} | {report.label_macro_f1:.4f} |")  # fmt: skip
+    print(f"confusion (rows gold SUPPORT/CONTRADICT/NOINFO, columns predicted): {report.confusion}")
+    return report.to_dict()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

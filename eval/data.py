@@ -1,0 +1,330 @@
+"""Load evaluation data (BEIR folders, TREC run/qrels files, NLI TSV sets, SciFact claims) and write TREC runs.
+
+Qrels and runs are plain nested dicts, ``{query_id: {doc_id: value}}`` (the convention of ranx, ir_measures and
+pytrec_eval): relevance grades (int) for qrels, scores (float) for runs.
+
+Example:
+    >>> data = load_beir("../shared/data/retrieval/scifact", split="test")  # doctest: +SKIP
+    >>> len(data.queries), len(data.qrels)  # doctest: +SKIP
+    (1109, 300)
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rerank.records import Document
+
+__all__ = [
+    "FACTCHECK_LABELS",
+    "NLI_LABELS",
+    "BeirDataset",
+    "Claim",
+    "NLIExamples",
+    "load_beir",
+    "load_nli_tsv",
+    "load_qrels",
+    "load_queries",
+    "load_scifact_claims",
+    "load_scifact_sentences",
+    "load_trec_run",
+    "resolve_dataset",
+    "sample_query_ids",
+    "write_trec_run",
+]
+
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+FACTCHECK_LABELS = ("SUPPORT", "CONTRADICT", "NOINFO")
+# Two-way sets (RTE) use "not_entailment"; it is read as the neutral column's complement of entailment.
+_NLI_ALIASES = {"not_entailment": "neutral"}
+
+Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
+
+
+def _require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """A BEIR-layout dataset: documents, query texts by id, and the qrels of one split."""
+
+    corpus: list[Document]
+    queries: dict[str, str]
+    qrels: Qrels
+    name: str = ""
+    split: str = "test"
+
+    def query_ids(self) -> list[str]:
+        """Ids of the queries that have qrels and a text, in qrels order."""
+        return [qid for qid in self.qrels if qid in self.queries]
+
+
+def _read_jsonl(path: Path):
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_number, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from error
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """Query texts by id from a BEIR queries.jsonl (``{"_id", "text"}`` per line)."""
+    path = _require_file(Path(path), "queries file")
+    queries = {}
+    for line_number, record in _read_jsonl(path):
+        if "_id" not in record or not isinstance(record.get("text"), str):
+            raise ValueError(f"{path}:{line_number}: expected fields '_id' and 'text', got {sorted(record)}")
+        queries[str(record["_id"])] = record["text"]
+    return queries
+
+
+def load_qrels(path: str | Path) -> Qrels:
+    """Relevance judgements from a BEIR qrels TSV (``query-id corpus-id score`` with a header) or a TREC qrels file
+    (``query-id 0 doc-id grade``, whitespace-separated, no header)."""
+    path = _require_file(Path(path), "qrels file")
+    qrels: Qrels = {}
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields or (line_number == 1 and fields[0].lower() in {"query-id", "query_id", "qid"}):
+                continue
+            if len(fields) == 3:
+                qid, doc_id, grade = fields
+            elif len(fields) == 4:
+                qid, _, doc_id, grade = fields
+            else:
+                raise ValueError(f"{path}:{line_number}: expected 3 (BEIR) or 4 (TREC) fields, got {len(fields)}")
+            try:
+                qrels.setdefault(qid, {})[doc_id] = int(grade)
+            except ValueError as error:
+                raise ValueError(f"{path}:{line_number}: relevance grade must be an integer, got {grade!r}") from error
+    return qrels
+
+
+def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
+    """Read corpus.jsonl[.gz], queries.jsonl and qrels/<split>.tsv from a BEIR folder.
+
+    Documents keep every extra field in ``metadata``. Raises FileNotFoundError naming the missing file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {folder} (expected corpus.jsonl, queries.jsonl, qrels/)")
+    corpus_path = next((folder / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (folder / n).is_file()), None)
+    if corpus_path is None:
+        raise FileNotFoundError(f"no corpus.jsonl or corpus.jsonl.gz in {folder}")
+    corpus = []
+    for line_number, record in _read_jsonl(corpus_path):
+        doc_id = record.get("_id", record.get("id", record.get("doc_id")))
+        if doc_id is None or not isinstance(record.get("text"), str):
+            raise ValueError(f"{corpus_path}:{line_number}: expected fields '_id' and 'text'")
+        metadata = {k: v for k, v in record.items() if k not in {"_id", "id", "doc_id", "text", "title"}}
+        corpus.append(
+            Document(id=str(doc_id), text=record["text"], title=record.get("title") or None, metadata=metadata)
+        )
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise FileNotFoundError(f"no qrels for split {split!r} in {folder}; available splits: {available}")
+    return BeirDataset(corpus, load_queries(folder / "queries.jsonl"), load_qrels(qrels_path), folder.name, split)
+
+
+def load_trec_run(path: str | Path) -> Run:
+    """A TREC run file (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``."""
+    path = _require_file(Path(path), "run file")
+    run: Run = {}
+    with _open_text(path) as handle:
+        for line_number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise ValueError(
+                    f"{path}:{line_number}: expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
+                )
+            try:
+                run.setdefault(fields[0], {})[fields[2]] = float(fields[4])
+            except ValueError as error:
+                raise ValueError(f"{path}:{line_number}: score must be a number, got {fields[4]!r}") from error
+    return run
+
+
+def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str = "nli-rerank") -> Path:
+    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by score (ties: doc id descending)."""
+    if not tag or any(c.isspace() for c in tag):
+        raise ValueError(f"tag must be a non-empty string without whitespace, got {tag!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for qid, scores in run.items():
+            ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+            for rank, (doc_id, score) in enumerate(ranked, start=1):
+                if not math.isfinite(score):
+                    raise ValueError(f"query {qid!r}, document {doc_id!r}: score must be finite, got {score!r}")
+                handle.write(f"{qid} Q0 {doc_id} {rank} {score!r} {tag}\n")
+    return path
+
+
+@dataclass(frozen=True)
+class NLIExamples:
+    """Parallel lists of premises, hypotheses and gold labels (entailment | neutral | contradiction)."""
+
+    premises: list[str]
+    hypotheses: list[str]
+    labels: list[str]
+    name: str = ""
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_nli_tsv(path: str | Path, limit: int | None = None) -> NLIExamples:
+    """An NLI TSV with header ``premise<TAB>hypothesis<TAB>label``; "not_entailment" (RTE) is read as neutral."""
+    path = _require_file(Path(path), "NLI file")
+    premises, hypotheses, labels = [], [], []
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header[:3]] != ["premise", "hypothesis", "label"]:
+            raise ValueError(f"{path}: expected the header premise<TAB>hypothesis<TAB>label, got {header!r}")
+        for line_number, row in enumerate(reader, start=2):
+            if len(row) < 3:
+                raise ValueError(f"{path}:{line_number}: expected 3 tab-separated fields, got {len(row)}")
+            label = _NLI_ALIASES.get(row[2].strip().lower(), row[2].strip().lower())
+            if label not in NLI_LABELS:
+                raise ValueError(f"{path}:{line_number}: label must be one of {NLI_LABELS}, got {row[2]!r}")
+            premises.append(row[0])
+            hypotheses.append(row[1])
+            labels.append(label)
+            if limit is not None and len(labels) >= limit:
+                break
+    return NLIExamples(premises, hypotheses, labels, path.stem)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A SciFact claim with its cited abstracts and gold sentence evidence.
+
+    Attributes:
+        evidence: doc_id -> (label SUPPORT | CONTRADICT, sorted sentence indices); empty for NOINFO claims.
+    """
+
+    id: str
+    text: str
+    cited_doc_ids: list[str]
+    label: str
+    evidence: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+
+
+def load_scifact_claims(path: str | Path) -> list[Claim]:
+    """SciFact claims JSONL (claims_dev.jsonl / claims_train.jsonl of ../shared/data/factcheck/scifact)."""
+    path = _require_file(Path(path), "claims file")
+    claims = []
+    for line_number, record in _read_jsonl(path):
+        label = record.get("label")
+        if label not in FACTCHECK_LABELS:
+            raise ValueError(f"{path}:{line_number}: label must be one of {FACTCHECK_LABELS}, got {label!r}")
+        evidence: dict[str, tuple[str, set[int]]] = {}
+        for item in record.get("evidence", []):
+            doc_id = str(item["doc_id"])
+            previous = evidence.get(doc_id, (item["label"], set()))
+            evidence[doc_id] = (previous[0], previous[1] | set(item["sentences"]))
+        claims.append(
+            Claim(
+                id=str(record["claim_id"]),
+                text=record["claim"],
+                cited_doc_ids=[str(d) for d in record.get("cited_doc_ids", [])],
+                label=label,
+                evidence={d: (lab, tuple(sorted(s))) for d, (lab, s) in evidence.items()},
+            )
+        )
+    return claims
+
+
+def load_scifact_sentences(path: str | Path) -> dict[str, Document]:
+    """SciFact abstracts with their sentence lists, as Documents whose metadata["sentences"] holds the split."""
+    path = _require_file(Path(path), "SciFact sentence corpus")
+    documents = {}
+    for line_number, record in _read_jsonl(path):
+        sentences = record.get("sentences")
+        if not isinstance(sentences, list):
+            raise ValueError(f"{path}:{line_number}: field 'sentences' must be a list")
+        doc_id = str(record["doc_id"])
+        documents[doc_id] = Document(
+            id=doc_id, text=" ".join(sentences), title=record.get("title") or None, metadata={"sentences": sentences}
+        )
+    return documents
+
+
+def sample_query_ids(query_ids: list[str] | set[str], n: int | None, seed: int = 0) -> list[str]:
+    """A reproducible subsample of ``n`` query ids (all of them when n is None or too large), sorted.
+
+    The ids are sorted before sampling, so the subsample depends only on the set of ids, ``n`` and ``seed``.
+    """
+    ids = sorted(set(query_ids))
+    if n is None or n >= len(ids):
+        return ids
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"sample size must be a positive int or None, got {n!r}")
+    return sorted(random.Random(seed).sample(ids, n))
+
+
+BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
+DEFAULT_DATA_CACHE = Path("~/.cache/nli-rerank/beir")
+
+
+def resolve_dataset(dataset: str | Path, cache_dir: str | Path = DEFAULT_DATA_CACHE) -> Path:
+    """A BEIR folder for ``dataset``: the path itself when it is a folder, else a BEIR dataset name ("scifact")
+    looked up in ``cache_dir`` and, when absent there, downloaded once from the official BEIR zip.
+
+    Raises:
+        FileNotFoundError: Neither a folder nor a downloadable name; the message names the URL tried.
+    """
+    path = Path(dataset).expanduser()
+    if path.is_dir():
+        return path
+    name = str(dataset)
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise FileNotFoundError(f"dataset folder not found: {path} (expected corpus.jsonl, queries.jsonl, qrels/)")
+    cache = Path(cache_dir).expanduser()
+    target = cache / name
+    if target.is_dir():
+        return target
+    import io
+    import urllib.request
+    import zipfile
+
+    url = BEIR_URL.format(name=name)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    except (OSError, zipfile.BadZipFile) as error:
+        raise FileNotFoundError(
+            f"dataset {name!r} is not a local folder and could not be downloaded from {url} ({error}); "
+            "pass the path of a BEIR folder instead"
+        ) from error
+    cache.mkdir(parents=True, exist_ok=True)
+    for member in archive.namelist():
+        if member.startswith(("/", "..")) or "/../" in member:
+            raise ValueError(f"refusing to extract {member!r} from {url}: path outside the cache")
+    archive.extractall(cache)
+    if not target.is_dir():
+        raise FileNotFoundError(f"{url} did not contain a folder named {name!r}")
+    return target

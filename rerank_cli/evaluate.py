@@ -1,0 +1,173 @@
+"""``rerank eval`` and ``rerank eval-nli``: build the retriever and reranker, hand them to ``eval``, print a table.
+
+Examples:
+    rerank eval --dataset ../shared/data/retrieval/scifact --retriever bm25 --reranker MODEL --k 100
+                --depth 30 --metrics ndcg@10 mrr@10 recall@100 --baseline retriever --out results.json
+    rerank eval-nli --data ../shared/data/nli/snli_test.tsv --model MODEL
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rerank_cli.common import add_reranker_options, build_reranker
+
+DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@100")
+RETRIEVERS = ("bm25", "dense", "hybrid")
+
+
+def register(subparsers) -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = subparsers.add_parser("eval", help="evaluate retrieval and reranking on a BEIR dataset",
+                                   description=__doc__, formatter_class=raw)  # fmt: skip
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="BEIR folder (corpus.jsonl[.gz], queries.jsonl, "
+        "qrels/), or a BEIR name such as scifact, downloaded once into ~/.cache/nli-rerank/beir",
+    )
+    parser.add_argument("--split", default="test", help="qrels split (default test)")
+    parser.add_argument("--retriever", choices=RETRIEVERS, default="bm25")
+    parser.add_argument("--dense-model", default=None, help="bi-encoder for dense/hybrid (default: the retriever's)")
+    parser.add_argument("--k", type=int, default=100, help="retrieval depth (default 100)")
+    parser.add_argument("--depth", type=int, default=None, help="candidates reranked per query (default: k)")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
+    parser.add_argument("--baseline", default="retriever", help="system the others are tested against")
+    parser.add_argument("--sample", type=int, default=None, help="evaluate a fixed-seed subsample of N queries")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample and the permutation test")
+    parser.add_argument("--cache", default=None, help="SQLite score cache; reruns then skip the model")
+    parser.add_argument("--out", default=None, help="write everything (per-query included) to this JSON file")
+    parser.add_argument("--runs-dir", default=None, help="write each system's run in TREC format here")
+    parser.add_argument("--plot", default=None, help="PNG histogram of per-query differences to the baseline")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_reranker_options(parser)
+    parser.add_argument("--reranker", dest="model", default=None, help="reranker model (directory or hub id; "
+                        "same as --model); without it only the retriever is evaluated")  # fmt: skip
+    parser.set_defaults(run=run, model=None)
+
+    nli = subparsers.add_parser("eval-nli", help="accuracy, macro-F1 and calibration of an NLI model on a TSV set",
+                                description=__doc__, formatter_class=raw)  # fmt: skip
+    nli.add_argument("--data", required=True, nargs="+", help="TSV file(s) with header premise, hypothesis, label")
+    nli.add_argument("--limit", type=int, default=None, help="read at most N pairs per file")
+    nli.add_argument("--cache", default=None, help="SQLite score cache")
+    nli.add_argument("--out", default=None, help="write the reports as JSON")
+    nli.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_reranker_options(nli)
+    nli.set_defaults(run=run_nli, granularity="passage", fusion_weight=None)
+
+
+def _build_retriever(args: argparse.Namespace, corpus, show_progress: bool):
+    import retrievers
+
+    bm25 = None
+    if args.retriever in {"bm25", "hybrid"}:
+        bm25 = retrievers.BM25Retriever(corpus, show_progress=show_progress)
+        if args.retriever == "bm25":
+            return bm25
+    options = {"show_progress": show_progress} | ({"model": args.dense_model} if args.dense_model else {})
+    dense = retrievers.DenseRetriever(corpus, **options)
+    if args.retriever == "dense":
+        return dense
+    return retrievers.HybridRetriever([bm25, dense], depth=max(args.k, 100))
+
+
+def _scorer(reranker, cache: str | None):
+    from eval import CachedScorer
+
+    return CachedScorer(reranker, cache) if cache else reranker
+
+
+def run(args: argparse.Namespace) -> int:
+    from eval import (
+        SystemRun,
+        compare,
+        entailment_key,
+        evaluate_filter,
+        fused_key,
+        kept_documents,
+        load_beir,
+        relevance_key,
+        rerank_run,
+        resolve_dataset,
+        retrieval_run,
+        retrieve_all,
+        sample_query_ids,
+        score_all,
+        write_trec_run,
+    )
+
+    show = not args.no_progress
+    depth = args.depth or args.k
+    if args.k < 1 or depth < 1:
+        raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={depth}")
+    data = load_beir(resolve_dataset(args.dataset), args.split)
+    ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
+    queries = {qid: data.queries[qid] for qid in ids}
+    qrels = {qid: data.qrels[qid] for qid in ids}
+    retrieved = retrieve_all(_build_retriever(args, data.corpus, show), queries, args.k, show_progress=show)
+    base_seconds = retrieved.seconds
+    systems = [SystemRun(args.retriever, retrieval_run(retrieved), base_seconds, notes=f"k={args.k}")]
+    filter_report = None
+    if args.model:
+        reranker = build_reranker(args, show_progress=False)
+        scored = score_all(_scorer(reranker, args.cache), queries, retrieved, depth, show_progress=show)
+        is_nli = hasattr(reranker, "label_map")
+        weight = getattr(reranker, "fusion_weight", None)
+        key = relevance_key if not is_nli else (entailment_key if weight is None else fused_key(weight))
+        seconds = {q: base_seconds[q] + scored.seconds[q] for q in queries}
+        name = f"{args.retriever}+{Path(args.model).name}"
+        notes = f"depth={depth}" + (f", granularity={reranker.granularity}, fusion_weight={weight}" if is_nli else "")
+        systems.append(SystemRun(name, rerank_run(retrieved, scored, key), seconds, sum(scored.pairs.values()),
+                                 sum(scored.seconds.values()), notes))  # fmt: skip
+        if args.min_entailment is not None or args.max_contradiction is not None:
+            if not is_nli:
+                raise ValueError("--min-entailment/--max-contradiction need an NLI model")
+            kept = kept_documents(retrieved, scored, args.min_entailment, args.max_contradiction)
+            filter_report = evaluate_filter(qrels, kept)
+    baseline = args.retriever if args.baseline == "retriever" else args.baseline
+    report = compare(systems, qrels, args.metrics, baseline=baseline, seed=args.seed)
+    sample = f", fixed-seed sample of {len(ids)} (seed {args.seed})" if args.sample else ""
+    print(f"{data.name} {args.split}: {len(ids)} queries{sample}, retrieval k={args.k}, rerank depth={depth}")
+    print(report.to_markdown())
+    if filter_report is not None:
+        print(f"\nfiltering: precision {filter_report.precision:.4f}, recall {filter_report.recall:.4f}, "
+              f"F1 {filter_report.f1:.4f}, queries left empty {filter_report.empty_fraction:.1%}")  # fmt: skip
+    if args.out:
+        payload = report.to_dict() | {"dataset": str(args.dataset), "split": args.split, "queries": ids}
+        if filter_report is not None:
+            payload["filtering"] = filter_report.to_dict()
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.runs_dir:
+        for system in systems:
+            safe = system.name.replace("/", "_").replace("+", "_")
+            write_trec_run(system.run, Path(args.runs_dir) / f"{safe}.trec", tag=safe)
+    if args.plot:
+        report.plot_differences(args.plot)
+    return 0
+
+
+def run_nli(args: argparse.Namespace) -> int:
+    from eval import evaluate_nli, load_nli_tsv
+
+    reranker = build_reranker(args, show_progress=not args.no_progress)
+    if not hasattr(reranker, "label_map"):
+        raise ValueError(f"{args.model!r} is a relevance cross-encoder (one logit); eval-nli needs an NLI model")
+    scorer = _scorer(reranker, args.cache)
+    reports = {}
+    print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")
+    print("|---|---|---|---|---|---|")
+    for path in args.data:
+        examples = load_nli_tsv(path, limit=args.limit)
+        report = evaluate_nli(examples.labels, scorer.score_pairs(examples.premises, examples.hypotheses))
+        reports[examples.name] = report.to_dict()
+        print(f"| {examples.name} | {report.n} | {report.accuracy:.4f} | {report.macro_f1:.4f} | {report.ece:.4f} | "
+              f"{report.brier:.4f} |")  # fmt: skip
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"model": args.model, "reports": reports}, indent=1) + "\n", "utf-8")
+    return 0
