@@ -16,9 +16,15 @@ def _fusion_weight(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
 
 
-def add_reranker_options(parser: argparse.ArgumentParser) -> None:
+def add_reranker_options(
+    parser: argparse.ArgumentParser,
+    *,
+    model_flags: tuple[str, ...] = ("--model",),
+    model_default: str | None = DEFAULT_MODEL,
+    model_help: str = f"hub id or local directory (default {DEFAULT_MODEL})",
+) -> None:
     group = parser.add_argument_group("reranker")
-    group.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local directory (default {DEFAULT_MODEL})")
+    group.add_argument(*model_flags, dest="model", default=model_default, help=model_help)
     group.add_argument("--granularity", choices=GRANULARITIES, default=DEFAULT_GRANULARITY)
     group.add_argument(
         "--fusion-weight",

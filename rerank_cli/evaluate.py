@@ -43,10 +43,13 @@ def register(subparsers) -> None:
     parser.add_argument("--runs-dir", default=None, help="write each system's run in TREC format here")
     parser.add_argument("--plot", default=None, help="PNG histogram of per-query differences to the baseline")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_reranker_options(parser)
-    parser.add_argument("--reranker", dest="model", default=None, help="reranker model (directory or hub id; "
-                        "same as --model); without it only the retriever is evaluated")  # fmt: skip
-    parser.set_defaults(run=run, model=None)
+    add_reranker_options(
+        parser,
+        model_flags=("--reranker", "--model"),
+        model_default=None,
+        model_help="reranker model (directory or hub id); without it only the retriever is evaluated",
+    )
+    parser.set_defaults(run=run)
 
     nli = subparsers.add_parser("eval-nli", help="accuracy, macro-F1 and calibration of an NLI model on a TSV set",
                                 description=__doc__, formatter_class=raw)  # fmt: skip
