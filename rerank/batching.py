@@ -91,9 +91,13 @@ def run_batches(
             rows = order[start : start + batch_size]
             ids = [encoded.input_ids[i] for i in rows]
             features = {"input_ids": _pad(ids, pad_token_id)}
-            features["attention_mask"] = (np.arange(features["input_ids"].shape[1]) < np.array([len(r) for r in ids])[:, None]).astype(np.int64)
+            features["attention_mask"] = (
+                np.arange(features["input_ids"].shape[1]) < np.array([len(r) for r in ids])[:, None]
+            ).astype(np.int64)
             if "token_type_ids" in input_names:
-                types = [encoded.token_type_ids[i] for i in rows] if encoded.token_type_ids else [[0] * len(r) for r in ids]
+                types = (
+                    [encoded.token_type_ids[i] for i in rows] if encoded.token_type_ids else [[0] * len(r) for r in ids]
+                )
                 features["token_type_ids"] = _pad(types, 0)
             logits = np.asarray(run({name: features[name] for name in input_names}), dtype=np.float32)
             if outputs is None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from rerank.backends import LoadedModel
+from rerank.cache import ScoreCache
 from rerank.fusion import fused_scores
 from rerank.labels import LabelMap, label_map_from_names, to_nli_columns
 from rerank.records import (
@@ -75,6 +76,8 @@ class NLIReranker:
         labels: Label names in logit order, overriding a config whose id2label says LABEL_0, LABEL_1, ...
         backend: "auto", "torch", ...; precision: "fp32", "bf16", "int8" where the backend supports it.
         show_progress: Show a progress bar when scoring takes more than one batch.
+        cache: Optional rerank.cache.ScoreCache; pairs already scored under the same model, backend, precision and
+            max_length are answered from it.
 
     Example:
         >>> reranker = NLIReranker("path/to/nli-model")  # doctest: +SKIP
@@ -97,6 +100,7 @@ class NLIReranker:
         backend: str = "auto",
         precision: str = "fp32",
         show_progress: bool = True,
+        cache: ScoreCache | None = None,
     ):
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
@@ -109,7 +113,7 @@ class NLIReranker:
         self.hypothesis_template = hypothesis_template
         self._scorer = CrossEncoderScorer(
             model, batch_size=batch_size, max_length=max_length, device=device, threads=threads,
-            backend=backend, precision=precision, show_progress=show_progress,
+            backend=backend, precision=precision, show_progress=show_progress, cache=cache,
         )  # fmt: skip
         self.label_map = self._label_map(labels)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rerank.backends import LoadedModel
+from rerank.cache import ScoreCache
 from rerank.records import Candidate, Document, RelevanceResult, as_candidates, as_documents
 from rerank.scorer import CrossEncoderScorer
 from rerank.validation import check_query, check_threshold, check_top_k
@@ -38,10 +39,11 @@ class RelevanceReranker:
         backend: str = "auto",
         precision: str = "fp32",
         show_progress: bool = True,
+        cache: ScoreCache | None = None,
     ):
         self._scorer = CrossEncoderScorer(
             model, batch_size=batch_size, max_length=max_length, device=device, threads=threads,
-            backend=backend, precision=precision, show_progress=show_progress,
+            backend=backend, precision=precision, show_progress=show_progress, cache=cache,
         )  # fmt: skip
         if self._scorer.model.num_logits != 1:
             raise ValueError(

@@ -9,6 +9,7 @@ import numpy as np
 
 from rerank.backends import LoadedModel, load_model
 from rerank.batching import encode_pairs, run_batches
+from rerank.cache import ScoreCache
 from rerank.validation import check_positive_int
 
 __all__ = ["CrossEncoderScorer"]
@@ -25,7 +26,8 @@ class CrossEncoderScorer:
 
     Attributes:
         model: The LoadedModel (tokenizer, runner, labels).
-        truncated_pairs: Running count of pairs whose premise was cut to fit max_length.
+        cache: Optional ScoreCache shared by any number of scorers; None scores every pair.
+        truncated_pairs: Running count of scored (not cached) pairs whose premise was cut to fit max_length.
     """
 
     def __init__(
@@ -39,7 +41,11 @@ class CrossEncoderScorer:
         backend: str = "auto",
         precision: str = "fp32",
         show_progress: bool = True,
+        cache: ScoreCache | None = None,
     ):
+        if cache is not None and not isinstance(cache, ScoreCache):
+            raise TypeError(f"cache must be a rerank.cache.ScoreCache or None, got {type(cache).__name__}")
+        self.cache = cache
         self.batch_size = check_positive_int("batch_size", batch_size)
         max_length = check_positive_int("max_length", max_length)
         if isinstance(model, LoadedModel):
@@ -49,8 +55,12 @@ class CrossEncoderScorer:
         else:
             raise TypeError(f"model must be a hub id or a directory path (non-empty str), got {model!r}")
         if self.model.max_positions and max_length > self.model.max_positions:
-            logger.warning("max_length %d exceeds the model's %d positions; using %d", max_length,
-                           self.model.max_positions, self.model.max_positions)
+            logger.warning(
+                "max_length %d exceeds the model's %d positions; using %d",
+                max_length,
+                self.model.max_positions,
+                self.model.max_positions,
+            )
             max_length = self.model.max_positions
         self.max_length = max_length
         self.show_progress = show_progress
@@ -67,20 +77,43 @@ class CrossEncoderScorer:
     def logits(self, passages: Sequence[str], queries: Sequence[str], *, query_first: bool = False) -> np.ndarray:
         """Raw logits (n, num_logits) for (passage, query) pairs, in input order; no model call for an empty list.
 
-        The model reads (passage, query) unless ``query_first``; only the passage is ever truncated.
+        The model reads (passage, query) unless ``query_first``; only the passage is ever truncated. With a cache,
+        pairs seen before under the same model, backend, precision and max_length are not run again, and a pair
+        repeated within one call is run once.
         """
         if len(passages) != len(queries):
             raise ValueError(f"got {len(passages)} passages but {len(queries)} queries")
         if not passages:
             return np.empty((0, self.model.num_logits), dtype=np.float32)
+        if self.cache is None:
+            return self._run(passages, queries, query_first)
+        order = "query-first" if query_first else "passage-first"
+        fingerprint, backend, precision = self.model.fingerprint, self.backend, self.precision
+        keys = [ScoreCache.key(fingerprint, backend, precision, self.max_length, passage, query, order)
+                for passage, query in zip(passages, queries, strict=True)]  # fmt: skip
+        cached = self.cache.get_many(keys)
+        todo: dict[bytes, int] = {}
+        for index, (key, row) in enumerate(zip(keys, cached, strict=True)):
+            if row is None and key not in todo:
+                todo[key] = index
+        fresh: dict[bytes, np.ndarray] = {}
+        if todo:
+            computed = self._run([passages[i] for i in todo.values()], [queries[i] for i in todo.values()], query_first)
+            self.cache.put_many(list(todo), computed)
+            fresh = dict(zip(todo, computed, strict=True))
+        return np.stack([row if row is not None else fresh[key] for key, row in zip(keys, cached, strict=True)])
+
+    def _run(self, passages: Sequence[str], queries: Sequence[str], query_first: bool) -> np.ndarray:
+        """Tokenise, count truncations and run every pair through the backend (no cache)."""
         limit = self.max_length * CHARS_PER_TOKEN_BOUND
         cut = [passage[:limit] for passage in passages]
         encoded = encode_pairs(self.model.tokenizer, cut, queries, self.max_length, query_first=query_first)
         truncated = int((encoded.truncated | np.array([len(p) > limit for p in passages])).sum())
         if truncated:
             self.truncated_pairs += truncated
-            logger.warning("%d of %d passages were truncated to max_length=%d tokens", truncated, len(passages),
-                           self.max_length)
+            logger.warning(
+                "%d of %d passages were truncated to max_length=%d tokens", truncated, len(passages), self.max_length
+            )
         return run_batches(
             encoded,
             self.model.runner,

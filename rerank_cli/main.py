@@ -13,7 +13,7 @@ from rerank.errors import MissingDependencyError, ModelLoadError
 __all__ = ["build_parser", "main"]
 
 # Each module defines register(subparsers) adding one subcommand whose handler is set with set_defaults(run=...).
-COMMAND_MODULES = ("rerank_cli.score", "rerank_cli.search", "rerank_cli.evaluate")
+COMMAND_MODULES = ("rerank_cli.score", "rerank_cli.search", "rerank_cli.evaluate", "rerank_cli.export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,8 @@
 """PyTorch backend: loads any sequence-classification cross-encoder through sentence-transformers.
 
-bf16 runs the fp32 weights under CPU autocast (AMX/AVX-512-BF16 kernels where the CPU has them).
+bf16 runs the fp32 weights under autocast (AMX/AVX-512-BF16 kernels where the CPU has them; elsewhere it is
+emulated and slower than fp32). There is no torch int8: PyTorch dynamic quantization of the Linear layers kept only
+~92% of the mini NLI model's SNLI predictions, below the fidelity bar; use backend="onnx" or "openvino" for int8.
 """
 
 from __future__ import annotations
@@ -12,14 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
+from rerank.backends import files
 from rerank.backends.base import LoadedModel, directory_fingerprint
 from rerank.errors import ModelLoadError
 
-__all__ = ["load"]
+__all__ = ["PRECISIONS", "can_load", "load"]
 
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def can_load(model: str, precision: str, device: str) -> bool:
+    """True unless ``model`` is an exported graph without PyTorch weights."""
+    if precision not in PRECISIONS:
+        return False
+    graph_only = files.find_onnx(model) is not None or files.find_openvino(model) is not None
+    return not graph_only or files.has_hf_weights(model)
 
 
 def looks_like_path(model: str) -> bool:
@@ -48,12 +59,20 @@ class TorchRunner:
         self.precision = precision
         self.input_names = input_names
 
+    @property
+    def module(self):
+        """The underlying transformers model (what rerank.export converts)."""
+        return self._model
+
     def __call__(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         import torch
 
         device = next(self._model.parameters()).device
         inputs = {name: torch.from_numpy(np.ascontiguousarray(features[name])).to(device) for name in self.input_names}
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with (
+            torch.inference_mode(),
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"),
+        ):
             logits = self._model(**inputs).logits
         return logits.float().cpu().numpy()
 
@@ -85,7 +104,9 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
     hf_model.eval()
     config = hf_model.config
     tokenizer = cross_encoder.tokenizer
-    input_names = tuple(name for name in tokenizer.model_input_names if name in {"input_ids", "attention_mask", "token_type_ids"})
+    input_names = tuple(
+        name for name in tokenizer.model_input_names if name in {"input_ids", "attention_mask", "token_type_ids"}
+    )
     if getattr(config, "type_vocab_size", 1) == 0 and "token_type_ids" in input_names:
         input_names = tuple(name for name in input_names if name != "token_type_ids")
     local_dir = expanded if os.path.isdir(expanded) else getattr(config, "_name_or_path", "")
