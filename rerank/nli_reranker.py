@@ -17,6 +17,7 @@ from rerank.backends import LoadedModel
 from rerank.cache import ScoreCache
 from rerank.fusion import fused_scores
 from rerank.labels import LabelMap, label_map_from_names, to_nli_columns
+from rerank.ordering import check_scorable, result_order
 from rerank.records import (
     Candidate,
     Document,
@@ -166,9 +167,7 @@ class NLIReranker:
 
     def _score_with_evidence(self, query: str, documents: list[Document]) -> tuple[np.ndarray, list[Evidence | None]]:
         hypothesis = self.hypothesis(check_query(query))
-        for document in documents:
-            if not document.content.strip():
-                raise ValueError(f"document {document.id!r} has no text to score")
+        check_scorable(documents)
         if not documents:
             return np.empty((0, 3)), []
         if self.granularity == "passage":
@@ -225,11 +224,6 @@ class NLIReranker:
             kept &= scores[:, 0] >= min_entailment
         if max_contradiction is not None:
             kept &= scores[:, 2] <= max_contradiction
-        order = sorted(
-            range(len(candidates)), key=lambda i: (not kept[i], -order_by[i], candidates[i].retriever_rank, i)
-        )
-        kept_order = [i for i in order if kept[i]][:top_k]
-        dropped_order = [i for i in order if not kept[i]]
         return [
             RerankResult(
                 candidate=candidates[i],
@@ -239,5 +233,5 @@ class NLIReranker:
                 kept=bool(kept[i]),
                 evidence=evidence[i],
             )
-            for rank, i in enumerate(kept_order + dropped_order, start=1)
+            for rank, i in enumerate(result_order(order_by, kept, candidates, top_k), start=1)
         ]

@@ -12,6 +12,7 @@ import numpy as np
 
 from rerank.backends import LoadedModel
 from rerank.cache import ScoreCache
+from rerank.ordering import check_scorable, result_order
 from rerank.records import Candidate, Document, RelevanceResult, as_candidates, as_documents
 from rerank.scorer import CrossEncoderScorer
 from rerank.validation import check_query, check_threshold, check_top_k
@@ -59,9 +60,7 @@ class RelevanceReranker:
         """Relevance probabilities (n,) in input order."""
         query = check_query(query)
         documents = as_documents(documents)
-        for document in documents:
-            if not document.content.strip():
-                raise ValueError(f"document {document.id!r} has no text to score")
+        check_scorable(documents)
         # Relevance models are trained on (query, passage) pairs, the reverse of the NLI order.
         logits = self._scorer.logits([d.content for d in documents], [query] * len(documents), query_first=True)
         return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
@@ -79,9 +78,7 @@ class RelevanceReranker:
         candidates = as_candidates(candidates)
         scores = self.score(query, [c.document for c in candidates])
         kept = scores >= min_score if min_score is not None else np.ones(len(candidates), dtype=bool)
-        order = sorted(range(len(candidates)), key=lambda i: (not kept[i], -scores[i], candidates[i].retriever_rank, i))
-        selected = [i for i in order if kept[i]][:top_k] + [i for i in order if not kept[i]]
         return [
             RelevanceResult(candidate=candidates[i], score=float(scores[i]), rank=rank, kept=bool(kept[i]))
-            for rank, i in enumerate(selected, start=1)
+            for rank, i in enumerate(result_order(scores, kept, candidates, top_k), start=1)
         ]
