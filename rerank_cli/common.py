@@ -9,7 +9,7 @@ from typing import Any
 
 from rerank.nli_reranker import DEFAULT_FUSION_WEIGHT, DEFAULT_GRANULARITY, DEFAULT_MODEL, GRANULARITIES
 
-__all__ = ["add_reranker_options", "build_reranker", "print_json"]
+__all__ = ["add_reranker_options", "build_reranker", "print_json", "score_fields", "thresholds"]
 
 
 def _fusion_weight(text: str) -> float | None:
@@ -71,6 +71,16 @@ def thresholds(args: argparse.Namespace, reranker: Any) -> dict[str, float]:
     if given and not hasattr(reranker, "label_map"):
         raise ValueError(f"{sorted(given)} need an NLI model; {args.model!r} is a relevance cross-encoder")
     return given
+
+
+def score_fields(result: Any) -> dict[str, Any]:
+    """An NLI result's probabilities (and evidence sentence), or a relevance result's score, as JSON fields."""
+    if not hasattr(result, "scores"):
+        return {"relevance": result.score}
+    fields = result.scores.model_dump()
+    if result.evidence is not None:
+        fields["evidence"] = result.evidence.sentence
+    return fields
 
 
 def print_json(payload: Any) -> None:

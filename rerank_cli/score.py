@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rerank_cli.common import add_reranker_options, build_reranker, print_json, thresholds
+from rerank_cli.common import add_reranker_options, build_reranker, print_json, score_fields, thresholds
 
 
 def register(subparsers) -> None:
@@ -39,11 +39,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _row(result) -> dict:
-    row = {"rank": result.rank, "kept": result.kept, "text": result.document.text}
-    if hasattr(result, "scores"):
-        row.update(result.scores.model_dump())
-        if result.evidence is not None:
-            row["evidence"] = result.evidence.sentence
-    else:
-        row["relevance"] = result.score
-    return row
+    return {"rank": result.rank, "kept": result.kept, "text": result.document.text, **score_fields(result)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rerank_cli.common import add_reranker_options, build_reranker, print_json, thresholds
+from rerank_cli.common import add_reranker_options, build_reranker, print_json, score_fields, thresholds
 
 
 def register(subparsers) -> None:
@@ -62,8 +62,6 @@ def _row(result) -> dict:
         "retriever_rank": result.candidate.retriever_rank,
         "text": result.document.content,
     }
-    if hasattr(result, "scores"):
-        row.update(result.scores.model_dump())
-        if result.evidence is not None:
-            row["evidence"] = result.evidence.sentence
+    if hasattr(result, "scores"):  # a relevance result's score is already in "score"
+        row.update(score_fields(result))
     return row
