@@ -23,6 +23,7 @@ __all__ = [
     "find_onnx",
     "find_openvino",
     "has_hf_weights",
+    "is_dynamic_int8_onnx",
     "load_tokenizer",
     "loaded_from_graph",
     "read_config",
@@ -77,6 +78,28 @@ def has_hf_weights(model: str | Path) -> bool:
     """True for a directory with PyTorch/SafeTensors weights."""
     directory = _directory(model)
     return directory is not None and any((directory / name).is_file() for name in HF_WEIGHT_FILES)
+
+
+# Operators of onnxruntime's dynamic quantization (quantize_dynamic): activations are quantized at run time.
+DYNAMIC_INT8_OPS = frozenset({"MatMulInteger", "DynamicQuantizeLinear", "ConvInteger"})
+
+
+def is_dynamic_int8_onnx(graph: Path) -> bool:
+    """True for an ONNX graph quantized dynamically for onnxruntime (False when the onnx package is missing).
+
+    Only the graph structure is read (no external weight files), which takes a fraction of a second.
+    """
+    if graph.suffix != ".onnx":
+        return False
+    try:
+        import onnx
+    except ImportError:
+        return False
+    try:
+        proto = onnx.load(str(graph), load_external_data=False)
+    except Exception:  # a damaged file is reported by the backend that loads it, with the fix
+        return False
+    return any(node.op_type in DYNAMIC_INT8_OPS for node in proto.graph.node)
 
 
 def model_directory(graph: Path) -> Path:
