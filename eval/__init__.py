@@ -24,10 +24,10 @@ from eval.data import (
     load_scifact_claims,
     load_scifact_sentences,
     load_trec_run,
-    resolve_dataset,
     sample_query_ids,
     write_trec_run,
 )
+from eval.download import download_beir, resolve_dataset
 from eval.evaluate import Evaluation, evaluate, rank_documents
 from eval.factcheck import FactCheckReport, evaluate_factcheck, predict_claims
 from eval.filtering import FilterReport, evaluate_filter
@@ -64,6 +64,7 @@ __all__ = [
     "Scored",
     "SystemRun",
     "compare",
+    "download_beir",
     "entailment_key",
     "evaluate",
     "evaluate_factcheck",

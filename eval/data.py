@@ -35,7 +35,6 @@ __all__ = [
     "load_scifact_claims",
     "load_scifact_sentences",
     "load_trec_run",
-    "resolve_dataset",
     "sample_query_ids",
     "write_trec_run",
 ]
@@ -284,47 +283,3 @@ def sample_query_ids(query_ids: list[str] | set[str], n: int | None, seed: int =
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"sample size must be a positive int or None, got {n!r}")
     return sorted(random.Random(seed).sample(ids, n))
-
-
-BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
-DEFAULT_DATA_CACHE = Path("~/.cache/nli-rerank/beir")
-
-
-def resolve_dataset(dataset: str | Path, cache_dir: str | Path = DEFAULT_DATA_CACHE) -> Path:
-    """A BEIR folder for ``dataset``: the path itself when it is a folder, else a BEIR dataset name ("scifact")
-    looked up in ``cache_dir`` and, when absent there, downloaded once from the official BEIR zip.
-
-    Raises:
-        FileNotFoundError: Neither a folder nor a downloadable name; the message names the URL tried.
-    """
-    path = Path(dataset).expanduser()
-    if path.is_dir():
-        return path
-    name = str(dataset)
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise FileNotFoundError(f"dataset folder not found: {path} (expected corpus.jsonl, queries.jsonl, qrels/)")
-    cache = Path(cache_dir).expanduser()
-    target = cache / name
-    if target.is_dir():
-        return target
-    import io
-    import urllib.request
-    import zipfile
-
-    url = BEIR_URL.format(name=name)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            archive = zipfile.ZipFile(io.BytesIO(response.read()))
-    except (OSError, zipfile.BadZipFile) as error:
-        raise FileNotFoundError(
-            f"dataset {name!r} is not a local folder and could not be downloaded from {url} ({error}); "
-            "pass the path of a BEIR folder instead"
-        ) from error
-    cache.mkdir(parents=True, exist_ok=True)
-    for member in archive.namelist():
-        if member.startswith(("/", "..")) or "/../" in member:
-            raise ValueError(f"refusing to extract {member!r} from {url}: path outside the cache")
-    archive.extractall(cache)
-    if not target.is_dir():
-        raise FileNotFoundError(f"{url} did not contain a folder named {name!r}")
-    return target
