@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     parser.add_argument("--split", default="test", help="qrels split (default test)")
     parser.add_argument("--retriever", choices=RETRIEVERS, default="bm25")
     parser.add_argument("--dense-model", default=None, help="bi-encoder for dense/hybrid (default: the retriever's)")
+    parser.add_argument(
+        "--index",
+        default=None,
+        help="saved retriever folder: loaded when it exists (it must hold this dataset's corpus and the --retriever "
+        "kind), otherwise built and saved there, so the next run skips indexing and encoding",
+    )
     parser.add_argument("--k", type=int, default=100, help="retrieval depth (default 100)")
     parser.add_argument("--depth", type=int, default=None, help="candidates reranked per query (default: k)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
@@ -77,6 +83,38 @@ def _build_retriever(args: argparse.Namespace, corpus, show_progress: bool):
     return retrievers.HybridRetriever([bm25, dense], depth=max(args.k, 100))
 
 
+def _retriever(args: argparse.Namespace, corpus, show_progress: bool):
+    """Load the saved retriever at --index (checked against the corpus and --retriever), or build it (and save it)."""
+    if args.index and Path(args.index).is_dir():
+        from retrievers import load_retriever
+        from retrievers.storage import read_manifest
+
+        kind = read_manifest(args.index)["kind"]
+        if kind != args.retriever:
+            raise ValueError(f"--index {args.index} holds a {kind} retriever but --retriever is {args.retriever}")
+        retriever = load_retriever(args.index, model=args.dense_model, show_progress=show_progress)
+        indexed, wanted = _document_ids(retriever), {document.id for document in corpus}
+        if indexed != wanted:
+            raise ValueError(
+                f"--index {args.index} was built from another corpus ({len(indexed)} documents, "
+                f"{len(indexed - wanted)} not in this dataset, {len(wanted - indexed)} missing); "
+                "point --index at a new folder to rebuild it"
+            )
+        return retriever
+    retriever = _build_retriever(args, corpus, show_progress)
+    if args.index:
+        retriever.save(args.index)
+        print(f"saved the {args.retriever} retriever to {args.index}", file=sys.stderr)
+    return retriever
+
+
+def _document_ids(retriever) -> set[str]:
+    sources = getattr(retriever, "retrievers", None)
+    if sources is not None:  # a hybrid retriever: every source must cover the corpus
+        return set.intersection(*(_document_ids(source) for source in sources.values()))
+    return {document.id for document in retriever.documents}
+
+
 def _scorer(reranker, cache: str | None):
     from eval import CachedScorer
 
@@ -106,11 +144,11 @@ def run(args: argparse.Namespace) -> int:
     depth = args.depth or args.k
     if args.k < 1 or depth < 1:
         raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={depth}")
-    data = load_beir(resolve_dataset(args.dataset), args.split)
+    data = load_beir(resolve_dataset(args.dataset, show_progress=show), args.split)
     ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
     queries = {qid: data.queries[qid] for qid in ids}
     qrels = {qid: data.qrels[qid] for qid in ids}
-    retrieved = retrieve_all(_build_retriever(args, data.corpus, show), queries, args.k, show_progress=show)
+    retrieved = retrieve_all(_retriever(args, data.corpus, show), queries, args.k, show_progress=show)
     base_seconds = retrieved.seconds
     systems = [SystemRun(args.retriever, retrieval_run(retrieved), base_seconds, notes=f"k={args.k}")]
     filter_report = None

