@@ -6,6 +6,9 @@ The fusion weight of each granularity is chosen on a fixed-seed sample of the tr
 
 Run (2 shared cores: wrap it in the CPU lock):
     flock /tmp/nli-rerank-cpu.lock python benchmarks/eval_scifact.py --sample 100 --depth 30
+    # the relevance cross-encoder alone, on every test query, over plain (unstemmed, no stopword list) BM25:
+    flock /tmp/nli-rerank-cpu.lock python benchmarks/eval_scifact.py --sample all --bm25 plain --skip-nli \
+        --skip-factcheck --out results/eval_scifact_plain.json
 """
 
 from __future__ import annotations
@@ -41,23 +44,46 @@ METRICS = ["ndcg@10", "mrr@10", "recall@100"]
 WEIGHTS = [0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]
 
 
+def sample_size(text: str) -> int | None:
+    return None if text == "all" else int(text)
+
+
+def bm25_tokenizer(name: str):
+    from retrievers.tokenize import Tokenizer
+
+    # "plain" is the usual baseline BM25 of other tools: lowercase words, every word kept, nothing stemmed.
+    return Tokenizer() if name == "stemmed" else Tokenizer(stopwords=None, stemmer=None)
+
+
+BM25_TOKENIZERS = ("stemmed", "plain")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--nli-model", default=str(SHARED / "models" / "mini-nli-minilm-l6"))
     parser.add_argument("--relevance-model", default=str(SHARED / "models" / "ms-marco-MiniLM-L-12-v2-int8"))
-    parser.add_argument("--sample", type=int, default=100, help="test queries, fixed-seed sample (None: all 300)")
+    parser.add_argument("--sample", type=sample_size, default=100, help="test queries, fixed-seed sample, or 'all'")
+    parser.add_argument(
+        "--bm25",
+        choices=sorted(BM25_TOKENIZERS),
+        default="stemmed",
+        help="BM25 tokenisation: the retriever default (stemmed) or plain lowercase words",
+    )
     parser.add_argument("--train-sample", type=int, default=50, help="train queries for choosing the fusion weight")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--k", type=int, default=100, help="BM25 depth (recall@100 is measured on it)")
     parser.add_argument("--depth", type=int, default=30, help="candidates reranked per query")
     parser.add_argument(
-        "--relevance-depth", type=int, default=None, help="depth for the relevance model (default --depth)"
-    )
+        "--relevance-depth", type=int, nargs="+", default=None,
+        help="depths for the relevance model, one row each (default --depth); the deepest is scored, the rest cached",
+    )  # fmt: skip
     parser.add_argument("--passage-max-length", type=int, default=256, help="token budget at passage granularity")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "scores.sqlite")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval_scifact.json")
+    parser.add_argument("--relevance-backend", default="auto", help="backend of the relevance model (auto: onnx)")
     parser.add_argument("--skip-relevance", action="store_true")
+    parser.add_argument("--skip-nli", action="store_true")
     parser.add_argument("--skip-factcheck", action="store_true")
     return parser.parse_args()
 
@@ -87,11 +113,11 @@ def main() -> int:
     train_qrels = load_qrels(args.shared / "data" / "retrieval" / "scifact" / "qrels" / "train.tsv")
     from retrievers import BM25Retriever
 
-    retriever = BM25Retriever(data.corpus, show_progress=False)
+    retriever = BM25Retriever(data.corpus, tokenizer=bm25_tokenizer(args.bm25), show_progress=False)
     all_test = {q: data.queries[q] for q in data.query_ids()}
     full = retrieve_all(retriever, all_test, args.k, show_progress=False)
     full_eval = evaluate(data.qrels, retrieval_run(full), METRICS).aggregate
-    print(f"BM25 ({retriever.engine_name} engine) on all {len(all_test)} test queries: "
+    print(f"BM25 ({args.bm25}, {retriever.engine_name} engine) on all {len(all_test)} test queries: "
           + ", ".join(f"{m} {v:.4f}" for m, v in full_eval.items()))  # fmt: skip
 
     test_ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
@@ -111,17 +137,20 @@ def main() -> int:
         try:
             from rerank import RelevanceReranker
 
-            relevance = CachedScorer(RelevanceReranker(args.relevance_model, show_progress=False), args.cache)
-            depth = args.relevance_depth or args.depth
-            scored = score_all(relevance, test_q, test_r, depth)
+            relevance = CachedScorer(
+                RelevanceReranker(args.relevance_model, backend=args.relevance_backend, show_progress=False), args.cache
+            )
             backend = f"{relevance.reranker.model.runner.backend} {relevance.reranker.model.runner.precision}"
-            systems.append(system(f"bm25 + ms-marco-MiniLM-L12 int8 (top {depth}, {backend})", scored, relevance_key,
-                                  f"depth={depth}"))  # fmt: skip
+            # Deepest first: the shallower depths' pairs are then all in the cache.
+            for depth in sorted(set(args.relevance_depth or [args.depth]), reverse=True):
+                scored = score_all(relevance, test_q, test_r, depth)
+                systems.append(system(f"bm25 + ms-marco-MiniLM-L12 int8 (top {depth}, {backend})", scored,
+                                      relevance_key, f"depth={depth}"))  # fmt: skip
         except Exception as error:  # the ONNX loader may be missing; report and go on
             print(f"relevance cross-encoder skipped: {type(error).__name__}: {error}")
 
     sweeps = {}
-    for granularity in ("passage", "sentence"):
+    for granularity in () if args.skip_nli else ("passage", "sentence"):
         scorer = nli_scorer(args, granularity)
         test_s = score_all(scorer, test_q, test_r, args.depth)
         train_s = score_all(scorer, train_q, train_r, args.depth)
@@ -137,21 +166,21 @@ def main() -> int:
 
     report = compare(systems, qrels, METRICS, baseline="bm25", seed=args.seed)
     print(
-        f"\nSciFact test, fixed-seed sample of {len(test_q)} queries (seed {args.seed}); BM25 top {args.k}, "
-        f"top {args.depth} reranked; passage max_length {args.passage_max_length}; p: paired t / permutation"
+        f"\nSciFact test, fixed-seed sample of {len(test_q)} queries (seed {args.seed}); BM25 ({args.bm25}) top "
+        f"{args.k}, NLI top {args.depth} reranked; passage max_length {args.passage_max_length}; "
+        "p: paired t / permutation"
     )
     print(report.to_markdown())
-    print(f"\nFusion weight sweep, nDCG@10 (chosen on {len(train_q)} train queries, seed {args.seed}):")
-    print("| granularity | set | " + " | ".join(f"w={w:g}" for w in WEIGHTS) + " |")
-    print("|---|---|" + "---|" * len(WEIGHTS))
-    for granularity, (weight, sweep, test_sweep) in sweeps.items():
-        for name, values in (("train (chooses)", sweep), ("test (reported only)", test_sweep)):
-            cells = [f"**{values[w]:.4f}**" if w == weight else f"{values[w]:.4f}" for w in WEIGHTS]
-            print(f"| {granularity} | {name} | " + " | ".join(cells) + " |")
+    if sweeps:
+        print_sweeps(sweeps, len(train_q), args.seed)
 
-    payload = report.to_dict() | {"bm25_all_test": full_eval, "test_queries": test_ids, "train_queries": train_ids,
-                                  "weights": {g: {"chosen": w, "train": s, "test": t}
-                                              for g, (w, s, t) in sweeps.items()}}  # fmt: skip
+    payload = report.to_dict() | {
+        "bm25": args.bm25,
+        "bm25_all_test": full_eval,
+        "test_queries": test_ids,
+        "train_queries": train_ids,
+        "weights": {g: {"chosen": w, "train": s, "test": t} for g, (w, s, t) in sweeps.items()},
+    }
     if not args.skip_factcheck:
         factcheck = run_factcheck(args)
         payload["factcheck"] = factcheck
@@ -162,6 +191,16 @@ def main() -> int:
     report.plot_differences(args.out.with_suffix(".png"))
     print(f"\nwrote {args.out} and {args.out.with_suffix('.png')} in {time.time() - started:.0f} s")
     return 0
+
+
+def print_sweeps(sweeps, train_queries: int, seed: int) -> None:
+    print(f"\nFusion weight sweep, nDCG@10 (chosen on {train_queries} train queries, seed {seed}):")
+    print("| granularity | set | " + " | ".join(f"w={w:g}" for w in WEIGHTS) + " |")
+    print("|---|---|" + "---|" * len(WEIGHTS))
+    for granularity, (weight, sweep, test_sweep) in sweeps.items():
+        for name, values in (("train (chooses)", sweep), ("test (reported only)", test_sweep)):
+            cells = [f"**{values[w]:.4f}**" if w == weight else f"{values[w]:.4f}" for w in WEIGHTS]
+            print(f"| {granularity} | {name} | " + " | ".join(cells) + " |")
 
 
 def run_factcheck(args) -> dict:
