@@ -9,8 +9,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from rerank_cli.common import add_reranker_options, build_reranker
@@ -39,7 +41,13 @@ def register(subparsers) -> None:
         "kind), otherwise built and saved there, so the next run skips indexing and encoding",
     )
     parser.add_argument("--k", type=int, default=100, help="retrieval depth (default 100)")
-    parser.add_argument("--depth", type=int, default=None, help="candidates reranked per query (default: k)")
+    parser.add_argument(
+        "--depth",
+        type=int,
+        nargs="+",
+        default=None,
+        help="candidates reranked per query (default: k); several depths give one row each, scored once at the deepest",
+    )
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     parser.add_argument("--baseline", default="retriever", help="system the others are tested against")
     parser.add_argument("--sample", type=int, default=None, help="evaluate a fixed-seed subsample of N queries")
@@ -115,35 +123,65 @@ def _document_ids(retriever) -> set[str]:
     return {document.id for document in retriever.documents}
 
 
-def _scorer(reranker, cache: str | None):
+@contextlib.contextmanager
+def _scorer(reranker, cache: str | None, *, several: bool = False):
+    """The reranker behind a score cache: the --cache file, a temporary one when several depths share the scores,
+    else none."""
     from eval import CachedScorer
 
-    return CachedScorer(reranker, cache) if cache else reranker
+    if cache:
+        yield CachedScorer(reranker, cache)
+    elif several:
+        with tempfile.TemporaryDirectory(prefix="rerank-eval-") as scratch:
+            scorer = CachedScorer(reranker, Path(scratch) / "scores.sqlite")
+            try:
+                yield scorer
+            finally:
+                scorer.cache.close()  # the file must be closed before its folder is removed
+    else:
+        yield reranker
+
+
+def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, depths: list[int], show: bool):
+    """One SystemRun per rerank depth (deepest first, so the others are served from the cache) and the deepest
+    depth's scores."""
+    from eval import SystemRun, entailment_key, fused_key, relevance_key, rerank_run, score_all
+
+    is_nli = hasattr(reranker, "label_map")
+    weight = getattr(reranker, "fusion_weight", None)
+    key = relevance_key if not is_nli else (entailment_key if weight is None else fused_key(weight))
+    systems, deepest = [], None
+    with _scorer(reranker, args.cache, several=len(depths) > 1) as scorer:
+        for depth in depths:
+            scored = score_all(scorer, queries, retrieved, depth, show_progress=show)
+            deepest = deepest or scored
+            seconds = {q: retrieved.seconds[q] + scored.seconds[q] for q in queries}
+            name = f"{args.retriever}+{Path(args.model).name}" + (f"@{depth}" if len(depths) > 1 else "")
+            mode = f", granularity={reranker.granularity}, fusion_weight={weight}" if is_nli else ""
+            notes = f"depth={depth}{mode}"
+            systems.append(SystemRun(name, rerank_run(retrieved, scored, key), seconds, sum(scored.pairs.values()),
+                                     sum(scored.seconds.values()), notes))  # fmt: skip
+    return systems, deepest
 
 
 def run(args: argparse.Namespace) -> int:
     from eval import (
         SystemRun,
         compare,
-        entailment_key,
         evaluate_filter,
-        fused_key,
         kept_documents,
         load_beir,
-        relevance_key,
-        rerank_run,
         resolve_dataset,
         retrieval_run,
         retrieve_all,
         sample_query_ids,
-        score_all,
         write_trec_run,
     )
 
     show = not args.no_progress
-    depth = args.depth or args.k
-    if args.k < 1 or depth < 1:
-        raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={depth}")
+    depths = sorted(set(args.depth or [args.k]), reverse=True)  # deepest first: the others are then cache hits
+    if args.k < 1 or min(depths) < 1:
+        raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={args.depth}")
     data = load_beir(resolve_dataset(args.dataset, show_progress=show), args.split)
     ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
     queries = {qid: data.queries[qid] for qid in ids}
@@ -154,28 +192,24 @@ def run(args: argparse.Namespace) -> int:
     filter_report = None
     if args.model:
         reranker = build_reranker(args, show_progress=False)
-        scored = score_all(_scorer(reranker, args.cache), queries, retrieved, depth, show_progress=show)
-        is_nli = hasattr(reranker, "label_map")
-        weight = getattr(reranker, "fusion_weight", None)
-        key = relevance_key if not is_nli else (entailment_key if weight is None else fused_key(weight))
-        seconds = {q: base_seconds[q] + scored.seconds[q] for q in queries}
-        name = f"{args.retriever}+{Path(args.model).name}"
-        notes = f"depth={depth}" + (f", granularity={reranker.granularity}, fusion_weight={weight}" if is_nli else "")
-        systems.append(SystemRun(name, rerank_run(retrieved, scored, key), seconds, sum(scored.pairs.values()),
-                                 sum(scored.seconds.values()), notes))  # fmt: skip
-        if args.min_entailment is not None or args.max_contradiction is not None:
-            if not is_nli:
-                raise ValueError("--min-entailment/--max-contradiction need an NLI model")
-            kept = kept_documents(retrieved, scored, args.min_entailment, args.max_contradiction)
+        filtering = args.min_entailment is not None or args.max_contradiction is not None
+        if filtering and not hasattr(reranker, "label_map"):
+            raise ValueError("--min-entailment/--max-contradiction need an NLI model")
+        reranked, deepest = _reranked_systems(args, reranker, queries, retrieved, depths, show)
+        systems += reranked
+        if filtering:
+            kept = kept_documents(retrieved, deepest, args.min_entailment, args.max_contradiction)
             filter_report = evaluate_filter(qrels, kept)
     baseline = args.retriever if args.baseline == "retriever" else args.baseline
     report = compare(systems, qrels, args.metrics, baseline=baseline, seed=args.seed)
     sample = f", fixed-seed sample of {len(ids)} (seed {args.seed})" if args.sample else ""
-    print(f"{data.name} {args.split}: {len(ids)} queries{sample}, retrieval k={args.k}, rerank depth={depth}")
+    shown = ", ".join(map(str, sorted(depths)))
+    print(f"{data.name} {args.split}: {len(ids)} queries{sample}, retrieval k={args.k}, rerank depth={shown}")
     print(report.to_markdown())
     if filter_report is not None:
-        print(f"\nfiltering: precision {filter_report.precision:.4f}, recall {filter_report.recall:.4f}, "
-              f"F1 {filter_report.f1:.4f}, queries left empty {filter_report.empty_fraction:.1%}")  # fmt: skip
+        print(f"\nfiltering (top {depths[0]}): precision {filter_report.precision:.4f}, "
+              f"recall {filter_report.recall:.4f}, F1 {filter_report.f1:.4f}, "
+              f"queries left empty {filter_report.empty_fraction:.1%}")  # fmt: skip
     if args.out:
         payload = report.to_dict() | {"dataset": str(args.dataset), "split": args.split, "queries": ids}
         if filter_report is not None:
@@ -198,16 +232,16 @@ def run_nli(args: argparse.Namespace) -> int:
     reranker = build_reranker(args, show_progress=not args.no_progress)
     if not hasattr(reranker, "label_map"):
         raise ValueError(f"{args.model!r} is a relevance cross-encoder (one logit); eval-nli needs an NLI model")
-    scorer = _scorer(reranker, args.cache)
     reports = {}
     print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")
     print("|---|---|---|---|---|---|")
-    for path in args.data:
-        examples = load_nli_tsv(path, limit=args.limit)
-        report = evaluate_nli(examples.labels, scorer.score_pairs(examples.premises, examples.hypotheses))
-        reports[examples.name] = report.to_dict()
-        print(f"| {examples.name} | {report.n} | {report.accuracy:.4f} | {report.macro_f1:.4f} | {report.ece:.4f} | "
-              f"{report.brier:.4f} |")  # fmt: skip
+    with _scorer(reranker, args.cache) as scorer:
+        for path in args.data:
+            examples = load_nli_tsv(path, limit=args.limit)
+            report = evaluate_nli(examples.labels, scorer.score_pairs(examples.premises, examples.hypotheses))
+            reports[examples.name] = report.to_dict()
+            print(f"| {examples.name} | {report.n} | {report.accuracy:.4f} | {report.macro_f1:.4f} | "
+                  f"{report.ece:.4f} | {report.brier:.4f} |")  # fmt: skip
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"model": args.model, "reports": reports}, indent=1) + "\n", "utf-8")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from eval import load_beir
 from rerank_cli.main import main
+from retrievers import BM25Retriever
 from tests.eval.conftest import TINY_CORPUS, TINY_QRELS, TINY_QUERIES, write_beir
 
 
@@ -31,7 +33,7 @@ def test_eval_with_nli_reranker_cache_and_thresholds(tiny_beir, mini_nli_dir, tm
             "--plot", str(tmp_path / "d.png"), "--no-progress"]  # fmt: skip
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "bm25+mini-nli-minilm-l6" in first and "filtering: precision" in first
+    assert "bm25+mini-nli-minilm-l6" in first and "filtering (top 3): precision" in first
     payload = json.loads((tmp_path / "r.json").read_text())
     reranked = payload["systems"][1]
     assert reranked["pairs"] >= 3 and "fusion_weight=2.0" in reranked["notes"]
@@ -108,3 +110,25 @@ def test_eval_refuses_an_index_of_another_kind_or_corpus(tiny_beir, tmp_path, ca
     other = write_beir(tmp_path / "other", TINY_CORPUS[:3], TINY_QUERIES, TINY_QRELS)
     assert main(["eval", "--dataset", str(other), "--k", "5", "--index", index, "--no-progress"]) == 2
     assert "was built from another corpus (5 documents, 2 not in this dataset, 0 missing)" in capsys.readouterr().err
+
+
+def test_eval_several_depths_score_once_and_give_a_row_each(tiny_beir, mini_nli_dir, tmp_path, capsys):
+    args = ["eval", "--dataset", str(tiny_beir), "--k", "5", "--depth", "3", "1", "--metrics", "ndcg@10", "mrr@10",
+            "--reranker", str(mini_nli_dir), "--granularity", "passage", "--fusion-weight", "none"]  # fmt: skip
+    payload = eval_json(args, tmp_path / "d.json")
+    assert "rerank depth=1, 3" in capsys.readouterr().out
+    by_name = {system["name"]: system for system in payload["systems"]}
+    deep, shallow = by_name["bm25+mini-nli-minilm-l6@3"], by_name["bm25+mini-nli-minilm-l6@1"]
+    retrieved = [len(BM25Retriever(load_beir(tiny_beir).corpus).retrieve(q, 5)) for q in TINY_QUERIES.values()]
+    assert deep["pairs"] == sum(min(3, n) for n in retrieved) and shallow["pairs"] == sum(min(1, n) for n in retrieved)
+    assert 0 < shallow["model_seconds"] < deep["model_seconds"]
+    # Reordering one candidate changes nothing: depth 1 is exactly the retriever's ranking.
+    assert payload["per_query"]["bm25+mini-nli-minilm-l6@1"] == payload["per_query"]["bm25"]
+
+
+def test_eval_thresholds_on_a_relevance_model_fail_before_scoring(tiny_beir, shared_dir, capsys):
+    model = str(shared_dir / "models" / "ms-marco-MiniLM-L-12-v2-int8")
+    args = ["eval", "--dataset", str(tiny_beir), "--k", "5", "--reranker", model, "--min-entailment", "0.5",
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert "need an NLI model" in capsys.readouterr().err
