@@ -27,8 +27,9 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 # Fastest first, as measured by benchmarks/rerank_speed.py (see docs/fast_inference.md); every entry passes the
 # fidelity bar there (argmax agreement >= 99% and accuracy within 0.5 point of fp32 torch).
 AUTO_ORDER: tuple[str, ...] = ("openvino", "onnx", "torch")
-# onnxruntime's own dynamic-int8 graphs run 1.9x faster there than in OpenVINO (5.6 against 2.9 pairs/s for the
-# int8 MS MARCO MiniLM-L12 on SciFact abstracts, docs/fast_inference.md), so auto tries onnxruntime first for them.
+# onnxruntime's own dynamic-int8 graphs run about 1.8x faster there than in OpenVINO (5.7 against 3.2 pairs/s for
+# the int8 MS MARCO MiniLM-L12 on SciFact abstracts, benchmarks/relevance_backends.py), so auto tries onnxruntime
+# first for them.
 DYNAMIC_INT8_ORDER: tuple[str, ...] = ("onnx", "openvino", "torch")
 
 
