@@ -129,17 +129,14 @@ def _scorer(reranker, cache: str | None, *, several: bool = False):
     else none."""
     from eval import CachedScorer
 
-    if cache:
-        yield CachedScorer(reranker, cache)
-    elif several:
-        with tempfile.TemporaryDirectory(prefix="rerank-eval-") as scratch:
-            scorer = CachedScorer(reranker, Path(scratch) / "scores.sqlite")
-            try:
-                yield scorer
-            finally:
-                scorer.cache.close()  # the file must be closed before its folder is removed
-    else:
+    if not cache and not several:
         yield reranker
+        return
+    with contextlib.ExitStack() as stack:
+        path = cache or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rerank-eval-"))) / "scores.sqlite"
+        scorer = CachedScorer(reranker, path)
+        stack.callback(scorer.cache.close)  # runs first: the file is closed before a temporary folder is removed
+        yield scorer
 
 
 def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, depths: list[int], show: bool):
@@ -154,7 +151,8 @@ def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, de
     with _scorer(reranker, args.cache, several=len(depths) > 1) as scorer:
         for depth in depths:
             scored = score_all(scorer, queries, retrieved, depth, show_progress=show)
-            deepest = deepest or scored
+            if deepest is None:
+                deepest = scored
             seconds = {q: retrieved.seconds[q] + scored.seconds[q] for q in queries}
             name = f"{args.retriever}+{Path(args.model).name}" + (f"@{depth}" if len(depths) > 1 else "")
             mode = f", granularity={reranker.granularity}, fusion_weight={weight}" if is_nli else ""
