@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -44,7 +43,7 @@ def resolve_dataset(
     if path.is_dir():
         return path
     name = str(dataset)
-    if not name.replace("-", "").replace("_", "").isalnum():
+    if not _is_dataset_name(name):
         raise FileNotFoundError(f"dataset folder not found: {path} (expected corpus.jsonl, queries.jsonl, qrels/)")
     target = Path(cache_dir).expanduser() / name
     if target.is_dir():
@@ -66,12 +65,14 @@ def download_beir(
 
     Raises:
         FileNotFoundError: The download failed or the archive is not a BEIR dataset (nothing is left in the cache).
-        ValueError: The archive holds a path outside its folder (nothing is extracted).
+        ValueError: ``name`` is not a plain name, or the archive holds a path outside its folder (nothing is extracted).
     """
     import urllib.request
 
     from tqdm.auto import tqdm
 
+    if not _is_dataset_name(name):
+        raise ValueError(f"{name!r} is not a BEIR dataset name (letters, digits, '-' and '_' only)")
     cache = Path(cache_dir).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
     url = (url_template or os.environ.get(URL_ENV) or BEIR_URL).format(name=name)
@@ -104,12 +105,15 @@ def download_beir(
             )
         target = cache / name
         try:
-            os.replace(extracted, target)  # atomic on one file system; a folder another process finished wins
+            os.replace(extracted, target)  # atomic on one file system
         except OSError:
-            if not target.is_dir():
+            if not target.is_dir():  # else another process finished the same download first: use its folder
                 raise
-            shutil.rmtree(extracted, ignore_errors=True)
     return target
+
+
+def _is_dataset_name(name: str) -> bool:
+    return name.replace("-", "").replace("_", "").isalnum()
 
 
 def _check_members(archive: zipfile.ZipFile, url: str) -> None:

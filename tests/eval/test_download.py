@@ -95,6 +95,8 @@ def test_archive_with_paths_outside_its_folder_is_refused(server, tmp_path):
         download_beir("evil", cache, url_template=url, show_progress=False)
     assert leftovers(cache) == []
     assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match="not a BEIR dataset name"):
+        download_beir("../escaped", cache, url_template=url, show_progress=False)
 
 
 def test_cli_eval_downloads_by_name_from_the_mirror_variable(server, tmp_path, monkeypatch, capsys):
