@@ -273,6 +273,17 @@ def native_bf16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
+def worker_spec(args, setup: dict, backend: str, precision: str, key: str) -> dict:
+    """What every worker run needs: the backend and precision, threads, the pairs and the speed model's folder."""
+    return {
+        "backend": backend,
+        "precision": precision,
+        "threads": args.threads,
+        "pairs": setup["pairs"],
+        "speed_dir": setup["models"]["speed"][key],
+    }
+
+
 def run_row(spec: dict) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -362,14 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             why = "torch would emulate it, far slower than fp32" if backend == "torch" else "OpenVINO refuses it"
             notes.append(f"{name}: not measured, this CPU has no native bf16 (AVX-512 BF16 / AMX): {why}")
             continue
-        spec = {
-            "backend": backend,
-            "precision": precision,
-            "threads": args.threads,
-            "pairs": setup["pairs"],
-            "speed_dir": setup["models"]["speed"][key],
-            "fidelity_dir": setup["models"]["fidelity"][key],
-        }
+        spec = worker_spec(args, setup, backend, precision, key) | {"fidelity_dir": setup["models"]["fidelity"][key]}
         print(f"# running {name} ...", file=sys.stderr, flush=True)
         results[name] = run_row(spec)
     notes.append("onnx bf16: not offered, onnxruntime has no bf16 CPU kernels (it would insert casts around fp32 ones)")
@@ -380,15 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, backend, precision, key in rows:
             if name not in args.profile:
                 continue
-            spec = {
-                "backend": backend,
-                "precision": precision,
-                "threads": args.threads,
-                "pairs": setup["pairs"],
-                "speed_dir": setup["models"]["speed"][key],
-                "profile": True,
-            }
-            found = run_row(spec)
+            found = run_row(worker_spec(args, setup, backend, precision, key) | {"profile": True})
             if "error" in found:
                 print(f"# profile {name}: failed: {found['error']}")
                 continue
