@@ -13,8 +13,10 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from pydantic import PlainValidator, PrivateAttr, ValidationInfo, model_validator
 from tqdm.auto import tqdm
 
 from rerank.records import Candidate, Document, as_documents
@@ -22,23 +24,78 @@ from rerank.validation import check_positive_int, check_query
 from retrievers.base import check_queries, make_candidates, top_k_indices
 from retrievers.bm25_rank import RankBM25
 from retrievers.bm25_sparse import SparseBM25, TermCounts, bm25_idf, count_terms
-from retrievers.storage import IndexFormatError, check_unique_ids, open_directory, save_directory, write_documents
-from retrievers.tokenize import Tokenizer
+from retrievers.saving import save_directory
+from retrievers.settings import (
+    Flag,
+    NonNegative,
+    NonNegativeInt,
+    Settings,
+    Text,
+    UnitInterval,
+    check_settings,
+    one_of,
+    read_settings,
+)
+from retrievers.storage import IndexFormatError, SavedDirectory, check_unique_ids, open_directory, write_documents
+from retrievers.tokenize import DEFAULT_PATTERN, Tokenizer
 
-__all__ = ["ENGINES", "BM25Retriever"]
+__all__ = ["ENGINES", "BM25Config", "BM25Retriever", "BM25Settings", "TokenizerSettings"]
 
 logger = logging.getLogger(__name__)
 
 ENGINES = {"sparse": SparseBM25, "rank-bm25": RankBM25}
 
 
-def _check_parameter(name: str, value: object, low: float, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (value >= low and (high is None or value <= high)):
-        expected = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(value)
+class BM25Settings(Settings):
+    """The BM25 constructor's scalar arguments; a saved index's config must pass the same checks."""
+
+    engine: Annotated[str, one_of(ENGINES, "BM25 engine")]
+    k1: NonNegative
+    b: UnitInterval
+    epsilon: NonNegative
+    name: Text
+
+
+def _stopwords(value: object) -> str | tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(word, str) for word in value):
+        return tuple(value)
+    raise ValueError(f"stopwords must be a list name, a list of strings or null, got {value!r}")
+
+
+def _optional_text(value: object, info: ValidationInfo) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{info.field_name} must be a string or null, got {value!r}")
+    return value
+
+
+class TokenizerSettings(Settings):
+    """A saved ``Tokenizer.to_dict()``; validating it builds the tokenizer, so its own checks apply too."""
+
+    lowercase: Flag = True
+    stopwords: Annotated[str | tuple[str, ...] | None, PlainValidator(_stopwords)] = "en"
+    stemmer: Annotated[str | None, PlainValidator(_optional_text)] = "english"
+    pattern: Text = DEFAULT_PATTERN
+    _tokenizer: Tokenizer | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build(self) -> TokenizerSettings:
+        self._tokenizer = Tokenizer(self.lowercase, self.stopwords, self.stemmer, self.pattern)
+        return self
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
+
+
+class BM25Config(BM25Settings):
+    """The ``config`` of a saved BM25 manifest."""
+
+    tokenizer: TokenizerSettings
+    name: Text = "bm25"
+    n_documents: NonNegativeInt | None = None
+    n_terms: NonNegativeInt | None = None
 
 
 class BM25Retriever:
@@ -72,17 +129,14 @@ class BM25Retriever:
         show_progress: bool = True,
         name: str = "bm25",
     ):
-        if engine not in ENGINES:
-            raise ValueError(f"unknown BM25 engine {engine!r}; expected one of {sorted(ENGINES)}")
+        settings = check_settings(BM25Settings, engine=engine, k1=k1, b=b, epsilon=epsilon, name=name)
         if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
             raise TypeError(f"tokenizer must be a retrievers.Tokenizer, got {type(tokenizer).__name__}")
-        self.engine_name = engine
-        self.k1 = _check_parameter("k1", k1, 0.0)
-        self.b = _check_parameter("b", b, 0.0, 1.0)
-        self.epsilon = _check_parameter("epsilon", epsilon, 0.0)
+        self.engine_name = settings.engine
+        self.k1, self.b, self.epsilon = settings.k1, settings.b, settings.epsilon
         self.tokenizer = tokenizer or Tokenizer()
         self.show_progress = show_progress
-        self.name = name
+        self.name = settings.name
         self.documents = as_documents(documents)
         check_unique_ids(self.documents)
         counts = count_terms(
@@ -155,7 +209,11 @@ class BM25Retriever:
         """Write the index to ``directory`` (replacing a previously saved retriever there) and return its path.
 
         Files: documents.jsonl, vocabulary.json, indptr.npy, doc_ids.npy, counts.npy, doc_lengths.npy and
-        manifest.json (parameters, tokenizer, format version, size and SHA-256 of every file).
+        manifest.json (parameters, tokenizer, format version, size and SHA-256 of every file), in a version
+        folder that ``current.json`` names (see ``retrievers.saving``: a killed save leaves the old index).
+
+        Raises:
+            FileExistsError: ``directory`` is a file or a non-empty folder that is not a saved retriever.
         """
         counts = self.counts
         config = {
@@ -182,45 +240,63 @@ class BM25Retriever:
         """Read a retriever written by ``save``; ``engine`` overrides the saved engine.
 
         Raises:
-            IndexFormatError: A file is missing, truncated or modified, or the directory holds another kind.
+            IndexFormatError: A file is missing, truncated or modified, a setting is invalid (named), or the
+                directory holds another kind.
         """
         saved = open_directory(directory, "bm25", verify=verify)
-        config = saved.config
-        missing = {"engine", "k1", "b", "epsilon", "tokenizer"} - set(config)
-        if missing:
-            raise IndexFormatError(f"{saved.directory / 'manifest.json'} lacks the BM25 settings {sorted(missing)}")
-        engine = engine or config["engine"]
-        if engine not in ENGINES:
-            raise ValueError(f"unknown BM25 engine {engine!r}; expected one of {sorted(ENGINES)}")
-        words = saved.json("vocabulary.json")
-        if not isinstance(words, list) or len(set(words)) != len(words):
-            raise IndexFormatError(f"{saved.path('vocabulary.json')} must be a list of distinct terms")
+        config = read_settings(BM25Config, saved.config, saved.manifest_path)
+        if engine is not None:  # the override passes the constructor's check
+            check_settings(
+                BM25Settings, engine=engine, k1=config.k1, b=config.b, epsilon=config.epsilon, name=config.name
+            )
+        engine = engine or config.engine
         counts = TermCounts(
-            vocabulary={word: term for term, word in enumerate(words)},
-            indptr=saved.array("indptr.npy"),
-            doc_ids=saved.array("doc_ids.npy"),
-            counts=saved.array("counts.npy"),
-            doc_lengths=saved.array("doc_lengths.npy"),
+            vocabulary=_read_vocabulary(saved),
+            indptr=_read_index_array(saved, "indptr.npy"),
+            doc_ids=_read_index_array(saved, "doc_ids.npy"),
+            counts=_read_index_array(saved, "counts.npy"),
+            doc_lengths=_read_index_array(saved, "doc_lengths.npy"),
         )
         try:
             counts.validate(str(saved.directory))
         except ValueError as error:
             raise IndexFormatError(str(error)) from error
         documents = saved.documents()
-        if len(documents) != counts.n_documents:
+        if len(documents) != counts.n_documents or config.n_documents not in (None, len(documents)):
             raise IndexFormatError(
-                f"{saved.path('documents.jsonl')} has {len(documents)} documents, the index {counts.n_documents}"
+                f"{saved.path('documents.jsonl')} has {len(documents)} documents, the index {counts.n_documents}, "
+                f"the manifest {config.n_documents}; the files do not belong together"
+            )
+        if config.n_terms not in (None, len(counts.vocabulary)):
+            raise IndexFormatError(
+                f"{saved.path('vocabulary.json')} has {len(counts.vocabulary)} terms, the manifest {config.n_terms}"
             )
         retriever = cls.__new__(cls)
         retriever.engine_name = engine
-        retriever.k1, retriever.b, retriever.epsilon = config["k1"], config["b"], config["epsilon"]
-        retriever.tokenizer = Tokenizer.from_dict(config["tokenizer"])
+        retriever.k1, retriever.b, retriever.epsilon = config.k1, config.b, config.epsilon
+        retriever.tokenizer = config.tokenizer.tokenizer
         retriever.show_progress = show_progress
-        retriever.name = config.get("name", "bm25")
+        retriever.name = config.name
         retriever.documents = documents
         retriever._engine = ENGINES[engine](counts, retriever.k1, retriever.b, retriever.epsilon)
         retriever._idf = bm25_idf(counts.document_frequencies, counts.n_documents, retriever.epsilon)
         return retriever
+
+
+def _read_vocabulary(saved: SavedDirectory) -> dict[str, int]:
+    words = saved.json("vocabulary.json")
+    if not isinstance(words, list) or not all(isinstance(word, str) for word in words) or len(set(words)) != len(words):
+        raise IndexFormatError(f"{saved.path('vocabulary.json')} must be a list of distinct terms (strings)")
+    return {word: term for term, word in enumerate(words)}
+
+
+def _read_index_array(saved: SavedDirectory, name: str) -> np.ndarray:
+    array = saved.array(name)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise IndexFormatError(
+            f"{saved.path(name)} must be a 1-D integer array, got {array.dtype} of shape {array.shape}"
+        )
+    return array
 
 
 def _vocabulary_json(vocabulary: dict[str, int]) -> str:

@@ -13,22 +13,53 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import model_validator
 
 from rerank.errors import ModelLoadError
 from rerank.records import Candidate, Document
 from rerank.validation import check_positive_int, check_query
 from retrievers.base import check_queries, make_candidates
-from retrievers.faiss_index import FaissIndex
-from retrievers.storage import IndexFormatError, check_unique_ids, open_directory, save_directory, write_documents
+from retrievers.faiss_index import INDEX_PARAMETERS, FaissIndex
+from retrievers.saving import save_directory
+from retrievers.settings import Flag, NonNegativeInt, PositiveInt, Settings, Text, check_settings, one_of, read_settings
+from retrievers.storage import IndexFormatError, check_unique_ids, open_directory, write_documents
 
-__all__ = ["DEFAULT_MODEL", "DenseRetriever", "load_encoder"]
+__all__ = ["DEFAULT_MODEL", "DenseConfig", "DenseRetriever", "DenseSettings", "load_encoder"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+METRICS = {True: "cosine", False: "inner_product"}
+
+
+class DenseSettings(Settings):
+    """The dense constructor's checked arguments; a saved index's config must pass the same checks."""
+
+    index: Annotated[str, one_of(INDEX_PARAMETERS, "index type")]
+    batch_size: PositiveInt
+    normalize: Flag
+    name: Text
+
+
+class DenseConfig(DenseSettings):
+    """The ``config`` of a saved dense manifest (index_params are checked by ``FaissIndex``)."""
+
+    model: Text
+    dimension: PositiveInt
+    metric: Annotated[str, one_of(METRICS.values(), "metric")]
+    index_params: dict[str, Any]
+    count: NonNegativeInt
+    batch_size: PositiveInt = 64
+    name: Text = "dense"
+
+    @model_validator(mode="after")
+    def _metric_matches_normalize(self) -> DenseConfig:
+        if self.metric != METRICS[self.normalize]:
+            raise ValueError(f"metric {self.metric!r} contradicts normalize={self.normalize}")
+        return self
 
 
 def load_encoder(model: Any, device: str | None = None) -> Any:
@@ -103,14 +134,15 @@ class DenseRetriever:
         name: str = "dense",
         embeddings: np.ndarray | None = None,
     ):
-        self.batch_size = check_positive_int("batch_size", batch_size)
+        settings = check_settings(DenseSettings, index=index, batch_size=batch_size, normalize=normalize, name=name)
+        self.batch_size = settings.batch_size
         self.encoder = load_encoder(model, device)
         self.model_name = _model_id(self.encoder, model)
         self.dimension = _dimension(self.encoder)
-        self.index = FaissIndex(index, self.dimension, index_params)
-        self.normalize = normalize
+        self.index = FaissIndex(settings.index, self.dimension, index_params)
+        self.normalize = settings.normalize
         self.show_progress = show_progress
-        self.name = name
+        self.name = settings.name
         self.documents: list[Document] = []
         self._ids: set[str] = set()
         self.add(documents, embeddings)
@@ -197,7 +229,7 @@ class DenseRetriever:
         config = {
             "model": self.model_name,
             "dimension": self.dimension,
-            "metric": "cosine" if self.normalize else "inner_product",
+            "metric": METRICS[self.normalize],
             "normalize": self.normalize,
             "index": self.index.kind,
             "index_params": self.index.params,
@@ -226,40 +258,37 @@ class DenseRetriever:
             ValueError: The encoder's embedding dimension differs from the saved index's.
         """
         saved = open_directory(directory, "dense", verify=verify)
-        config = saved.config
-        missing = {"model", "dimension", "normalize", "index", "index_params", "count"} - set(config)
-        if missing:
-            raise IndexFormatError(f"{saved.directory / 'manifest.json'} lacks the dense settings {sorted(missing)}")
-        encoder = load_encoder(model if model is not None else config["model"], device)
+        config = read_settings(DenseConfig, saved.config, saved.manifest_path)
+        encoder = load_encoder(model if model is not None else config.model, device)
         dimension = _dimension(encoder)
-        if dimension != config["dimension"]:
+        if dimension != config.dimension:
             raise ValueError(
                 f"the encoder {_model_id(encoder, model)!r} makes {dimension}-dimensional embeddings but the index at "
-                f"{saved.directory} holds {config['dimension']}-dimensional ones (built with {config['model']!r}); "
+                f"{saved.directory} holds {config.dimension}-dimensional ones (built with {config.model!r}); "
                 "load it with that model or rebuild the index"
             )
-        has_index = "index.faiss" in saved.manifest["files"]
+        has_index = "index.faiss" in saved.files
         try:
             index = FaissIndex.read(
-                saved.path("index.faiss") if has_index else None, config["index"], dimension, config["index_params"]
+                saved.path("index.faiss") if has_index else None, config.index, dimension, config.index_params
             )
         except ValueError as error:
-            raise IndexFormatError(str(error)) from error
+            raise IndexFormatError(f"{saved.manifest_path}: {error}") from error
         documents = saved.documents()
-        if not len(documents) == index.ntotal == config["count"]:
+        if not len(documents) == index.ntotal == config.count:
             raise IndexFormatError(
                 f"{saved.directory}: {len(documents)} documents, {index.ntotal} vectors, "
-                f"manifest count {config['count']}; the files do not belong together"
+                f"manifest count {config.count}; the files do not belong together"
             )
         retriever = cls.__new__(cls)
-        retriever.batch_size = config.get("batch_size", 64)
+        retriever.batch_size = config.batch_size
         retriever.encoder = encoder
-        retriever.model_name = config["model"] if model is None else _model_id(encoder, model)
+        retriever.model_name = config.model if model is None else _model_id(encoder, model)
         retriever.dimension = dimension
         retriever.index = index
-        retriever.normalize = config["normalize"]
+        retriever.normalize = config.normalize
         retriever.show_progress = show_progress
-        retriever.name = config.get("name", "dense")
+        retriever.name = config.name
         retriever.documents = documents
         retriever._ids = check_unique_ids(documents)
         return retriever

@@ -18,16 +18,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import model_validator
 
 from rerank.records import Candidate, SourceScore
 from rerank.validation import check_positive_int, check_query
 from retrievers.base import check_queries
-from retrievers.storage import IndexFormatError, open_directory, save_directory
+from retrievers.saving import save_directory
+from retrievers.settings import (
+    NonNegative,
+    PositiveInt,
+    RelativePath,
+    Settings,
+    Text,
+    check_settings,
+    one_of,
+    read_settings,
+)
+from retrievers.storage import IndexFormatError, open_directory
 
-__all__ = ["FUSIONS", "NORMALIZATIONS", "HybridRetriever", "minmax", "zscore"]
+__all__ = ["FUSIONS", "NORMALIZATIONS", "HybridConfig", "HybridRetriever", "HybridSettings", "minmax", "zscore"]
 
 
 def minmax(scores: np.ndarray) -> np.ndarray:
@@ -44,6 +56,30 @@ def zscore(scores: np.ndarray) -> np.ndarray:
 
 NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"minmax": minmax, "zscore": zscore}
 FUSIONS = ("rrf", "weighted")
+
+
+class HybridSettings(Settings):
+    """The hybrid constructor's scalar arguments; a saved hybrid's config must pass the same checks."""
+
+    fusion: Annotated[str, one_of(FUSIONS, "fusion")]
+    normalization: Annotated[str, one_of(NORMALIZATIONS, "normalization")]
+    rrf_k: NonNegative
+    depth: PositiveInt
+    name: Text
+
+
+class HybridConfig(HybridSettings):
+    """The ``config`` of a saved hybrid manifest: the settings, each source's weight and folder."""
+
+    weights: dict[str, NonNegative]
+    sources: dict[str, RelativePath]
+    name: Text = "hybrid"
+
+    @model_validator(mode="after")
+    def _one_weight_per_source(self) -> HybridConfig:
+        if not self.sources or set(self.weights) != set(self.sources):
+            raise ValueError(f"weights are keyed {sorted(self.weights)}, the sources {sorted(self.sources)}")
+        return self
 
 
 def _named(retrievers: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
@@ -89,16 +125,13 @@ class HybridRetriever:
         name: str = "hybrid",
     ):
         self.retrievers = _named(retrievers)
-        if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r}; expected one of {list(FUSIONS)}")
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {normalization!r}; expected one of {sorted(NORMALIZATIONS)}")
-        if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or not rrf_k >= 0:
-            raise ValueError(f"rrf_k must be a number >= 0, got {rrf_k!r}")
-        self.fusion, self.normalization, self.rrf_k = fusion, normalization, float(rrf_k)
+        settings = check_settings(
+            HybridSettings, fusion=fusion, normalization=normalization, rrf_k=rrf_k, depth=depth, name=name
+        )
+        self.fusion, self.normalization, self.rrf_k = settings.fusion, settings.normalization, settings.rrf_k
         self.weights = self._check_weights(weights)
-        self.depth = check_positive_int("depth", depth)
-        self.name = name
+        self.depth = settings.depth
+        self.name = settings.name
 
     def _check_weights(self, weights: Sequence[float] | Mapping[str, float] | None) -> dict[str, float]:
         names = list(self.retrievers)
@@ -219,22 +252,22 @@ class HybridRetriever:
         from retrievers.loading import load_retriever
 
         saved = open_directory(directory, "hybrid", verify=verify)
-        config = saved.config
-        try:
-            retrievers = {
-                name: load_retriever(
-                    saved.directory / path, model=model, device=device, verify=False, show_progress=show_progress
-                )
-                for name, path in config["sources"].items()
-            }
-            return cls(
-                retrievers,
-                fusion=config["fusion"],
-                weights=config["weights"],
-                rrf_k=config["rrf_k"],
-                normalization=config["normalization"],
-                depth=config["depth"],
-                name=config.get("name", "hybrid"),
+        config = read_settings(HybridConfig, saved.config, saved.manifest_path)
+        for name, path in config.sources.items():
+            if not any(file.startswith(f"{path}/") for file in saved.files):
+                raise IndexFormatError(f"{saved.manifest_path}: source {name!r} is in {path!r}, which holds no files")
+        retrievers = {
+            name: load_retriever(
+                saved.directory / path, model=model, device=device, verify=False, show_progress=show_progress
             )
-        except KeyError as error:
-            raise IndexFormatError(f"{saved.directory / 'manifest.json'} lacks the hybrid setting {error}") from error
+            for name, path in config.sources.items()
+        }
+        return cls(
+            retrievers,
+            fusion=config.fusion,
+            weights=config.weights,
+            rrf_k=config.rrf_k,
+            normalization=config.normalization,
+            depth=config.depth,
+            name=config.name,
+        )

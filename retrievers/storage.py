@@ -1,55 +1,107 @@
 """Saved retriever directories: numpy arrays, JSON and JSONL files listed in a checksummed manifest.
 
-Layout of a saved retriever::
+Layout of a saved retriever (format 2)::
 
-    manifest.json     {"format": "nli-rerank-retriever", "format_version": 1, "kind": ..., "config": {...},
-                       "files": {"<name>": {"bytes": n, "sha256": "..."}}}
-    documents.jsonl   one {"id", "text", "title", "metadata"} object per line
-    *.npy / *.json    arrays (saved with allow_pickle=False) and small JSON files, per retriever kind
+    <directory>/
+        current.json        {"format": "nli-rerank-retriever", "format_version": 2, "version": "version-<id>"}
+        version-<id>/       the index current.json names (plus, after a save, the one it named before)
+            manifest.json   {"format", "format_version": 2, "kind", "config": {...},
+                             "files": {"<name>": {"bytes": n, "sha256": "..."}}}
+            documents.jsonl one {"id", "text", "title", "metadata"} object per line
+            *.npy / *.json  arrays (saved with allow_pickle=False) and small JSON files, per retriever kind
+        .lock               held (flock) by a save from start to end
 
-Nothing is pickled. ``save_directory`` writes everything into a temporary sibling directory and renames it into
-place, so a reader never sees a half-written index. ``open_directory`` checks each file's size and (by default)
-SHA-256 before anything is parsed, so a truncated or modified file raises ``IndexFormatError`` naming it.
+Nothing is pickled. A save writes a new version folder, fsyncs it, then switches ``current.json`` atomically
+(temporary file, fsync, ``os.replace``, fsync of the directory): a process killed at any moment leaves the old
+index or the new one, never a mix. Format 1 directories (manifest and files directly in ``<directory>``) are still
+read, and a save over one removes their files only once ``current.json`` is in place. ``open_directory`` checks
+every file's size and (by default) SHA-256 before anything is parsed, so a truncated or modified file raises
+``IndexFormatError`` naming it; the manifest and the per-kind settings are validated by pydantic models.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import PlainValidator, ValidationInfo
 
 from rerank.records import Document
+from retrievers.settings import IndexFormatError, NonNegativeInt, RelativePath, Settings, Text, read_settings
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "LOCK",
+    "MANIFEST",
+    "POINTER",
+    "VERSION_NAME",
+    "FileEntry",
     "IndexFormatError",
+    "Manifest",
+    "Pointer",
     "SavedDirectory",
+    "check_format",
     "check_unique_ids",
+    "load_manifest",
     "open_directory",
     "read_documents",
+    "read_json",
     "read_manifest",
-    "save_directory",
+    "read_manifest_file",
+    "read_pointer",
+    "resolve_directory",
+    "sha256_file",
     "write_documents",
 ]
 
 FORMAT_NAME = "nli-rerank-retriever"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+POINTER = "current.json"
+LOCK = ".lock"
 DOCUMENTS = "documents.jsonl"
 _CHUNK = 1 << 20
+VERSION_NAME = re.compile(r"version-\d{8}T\d{6}-[0-9a-f]{8}")
 
 
-class IndexFormatError(ValueError):
-    """A saved retriever directory is missing, truncated, modified or of another kind or format version."""
+def _sha256_text(value: object, info: ValidationInfo) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError(f"{info.field_name} must be 64 lowercase hex digits, got {value!r}")
+    return value
+
+
+class FileEntry(Settings):
+    bytes: NonNegativeInt
+    sha256: Annotated[str, PlainValidator(_sha256_text)]
+
+
+class Manifest(Settings):
+    format: Text
+    format_version: NonNegativeInt
+    kind: Text
+    config: dict[str, Any]
+    files: dict[RelativePath, FileEntry]
+
+
+def _version_name(value: object, info: ValidationInfo) -> str:
+    if not isinstance(value, str) or not VERSION_NAME.fullmatch(value):
+        raise ValueError(
+            f"{info.field_name} must name a version folder like 'version-20260101T000000-0123abcd', got {value!r}"
+        )
+    return value
+
+
+class Pointer(Settings):
+    format: Text
+    format_version: NonNegativeInt
+    version: Annotated[str, PlainValidator(_version_name)]
 
 
 def check_unique_ids(documents: Iterable[Document], seen: set[str] | None = None) -> set[str]:
@@ -62,7 +114,8 @@ def check_unique_ids(documents: Iterable[Document], seen: set[str] | None = None
     return seen
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -80,11 +133,12 @@ def write_documents(path: Path, documents: Iterable[Document]) -> None:
 
 
 def read_documents(path: Path) -> list[Document]:
+    """The documents of a documents.jsonl file; IndexFormatError naming the file and line of a bad record."""
     documents = []
-    with path.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
             try:
-                record = json.loads(line)
+                record = json.loads(raw.decode("utf-8"))
                 documents.append(
                     Document(
                         id=record["id"],
@@ -93,102 +147,96 @@ def read_documents(path: Path) -> list[Document]:
                         metadata=record.get("metadata", {}),
                     )
                 )
-            except (ValueError, KeyError, TypeError) as error:
+            except UnicodeDecodeError as error:
+                raise IndexFormatError(
+                    f"{path}:{line_number}: not valid UTF-8 ({error}); the file is damaged"
+                ) from None
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
                 raise IndexFormatError(f"{path}:{line_number}: not a valid document record ({error})") from error
     return documents
 
 
-@contextlib.contextmanager
-def save_directory(directory: str | Path, kind: str, config: dict[str, Any]) -> Iterator[Path]:
-    """Yield a temporary directory to write files into; on success add the manifest and move it to ``directory``.
+def read_json(path: Path) -> Any:
+    """A JSON file's value; IndexFormatError naming the file when it is not UTF-8 JSON."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IndexFormatError(f"{path} is not valid JSON ({error}); the file is damaged") from error
 
-    An existing saved retriever at ``directory`` is replaced; an existing non-empty directory that is not a saved
-    retriever is left alone and raises FileExistsError.
+
+def check_format(data: Any, path: Path, version: int) -> None:
+    """IndexFormatError unless ``data`` (read from ``path``) is a dict of this format at ``format_version``."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise IndexFormatError(f"{path} is not a {FORMAT_NAME} file")
+    if data.get("format_version") != version:
+        raise IndexFormatError(
+            f"{path} has format_version {data.get('format_version')!r}; this version of nli-rerank reads "
+            f"format_version {version} there (format 1: manifest.json at the top, format 2: current.json)"
+        )
+
+
+def read_pointer(directory: Path) -> str:
+    """The version folder name that ``directory/current.json`` names (IndexFormatError when it is damaged)."""
+    path = directory / POINTER
+    data = read_json(path)
+    check_format(data, path, 2)
+    return read_settings(Pointer, data, path, field=None).version
+
+
+def resolve_directory(directory: str | Path) -> Path:
+    """The folder holding the manifest and files of the retriever saved at ``directory``.
+
+    Format 2: the version folder that ``current.json`` names (it wins over any format 1 files beside it);
+    format 1: ``directory`` itself.
     """
-    target = Path(directory)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"cannot save a retriever to {target}: it exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
-        raise FileExistsError(f"cannot save a retriever to {target}: it is a non-empty directory without {MANIFEST}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield staging
-        files = {
-            path.relative_to(staging).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-            for path in sorted(staging.rglob("*"))
-            if path.is_file()
-        }
-        manifest = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "kind": kind,
-            "config": config,
-            "files": files,
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _move_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no saved retriever at {directory}: directory not found")
+    if os.path.lexists(directory / POINTER):
+        version = directory / read_pointer(directory)
+        if not version.is_dir():
+            raise IndexFormatError(
+                f"{directory / POINTER} names {version.name}, which is missing; the index is damaged"
+            )
+        return version
+    if os.path.lexists(directory / MANIFEST):
+        return directory
+    raise IndexFormatError(f"{directory} is not a saved retriever: {POINTER} and {MANIFEST} are missing")
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    if not any(target.iterdir()):
-        target.rmdir()
-        os.replace(staging, target)
-        return
-    # rename(2) cannot replace a non-empty directory: move the old index aside, swap, then delete it.
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old.rmdir()
-    os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+def load_manifest(directory: str | Path) -> tuple[Path, Manifest]:
+    """The folder holding a saved retriever's files and its validated manifest."""
+    folder = resolve_directory(directory)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise IndexFormatError(f"{path} is missing; {folder} is not a complete saved retriever")
+    return folder, read_manifest_file(path, 1 if folder == Path(directory) else 2)
+
+
+def read_manifest_file(path: Path, version: int) -> Manifest:
+    """The validated manifest in ``path``, which must have the given ``format_version``."""
+    data = read_json(path)
+    check_format(data, path, version)
+    return read_settings(Manifest, data, path, field=None)
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
-    """The parsed manifest of a saved retriever, after checking its format name and version."""
-    directory = Path(directory)
-    path = directory / MANIFEST
-    if not directory.is_dir():
-        raise FileNotFoundError(f"no saved retriever at {directory}: directory not found")
-    if not path.is_file():
-        raise IndexFormatError(f"{directory} is not a saved retriever: {MANIFEST} is missing")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise IndexFormatError(f"{path} is not valid JSON ({error}); the file is damaged") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise IndexFormatError(f"{path} is not a {FORMAT_NAME} manifest")
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{path} has format_version {version!r}; this version of nli-rerank reads format_version {FORMAT_VERSION}"
-        )
-    for key in ("kind", "config", "files"):
-        if key not in manifest:
-            raise IndexFormatError(f"{path} lacks the field {key!r}")
-    return manifest
+    """The validated manifest (format, format_version, kind, config, files) of a saved retriever."""
+    return load_manifest(directory)[1].model_dump()
 
 
 class SavedDirectory:
     """A verified saved retriever: every file listed in the manifest exists with the recorded size and hash."""
 
-    def __init__(self, directory: Path, manifest: dict[str, Any]):
+    def __init__(self, directory: Path, manifest: Manifest):
         self.directory = directory
-        self.manifest = manifest
-        self.config: dict[str, Any] = manifest["config"]
+        self.manifest_path = directory / MANIFEST
+        self.files = dict(manifest.files)
+        self.config: dict[str, Any] = manifest.config
 
     def path(self, name: str) -> Path:
-        if name not in self.manifest["files"]:
-            raise IndexFormatError(f"{self.directory / MANIFEST} does not list the file {name!r}")
+        if name not in self.files:
+            raise IndexFormatError(f"{self.manifest_path} does not list the file {name!r}")
         return self.directory / name
 
     def array(self, name: str, mmap: bool = False) -> np.ndarray:
@@ -199,11 +247,7 @@ class SavedDirectory:
             raise IndexFormatError(f"{path} is not a readable numpy array ({error})") from error
 
     def json(self, name: str) -> Any:
-        path = self.path(name)
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise IndexFormatError(f"{path} is not valid JSON ({error})") from error
+        return read_json(self.path(name))
 
     def documents(self) -> list[Document]:
         return read_documents(self.path(DOCUMENTS))
@@ -211,20 +255,19 @@ class SavedDirectory:
 
 def open_directory(directory: str | Path, kind: str, verify: bool = True) -> SavedDirectory:
     """Check a saved retriever's manifest, kind and files; ``verify=False`` checks sizes but skips SHA-256."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    if manifest["kind"] != kind:
+    folder, manifest = load_manifest(directory)
+    if manifest.kind != kind:
         raise IndexFormatError(
-            f"{directory} holds a saved {manifest['kind']!r} retriever, not {kind!r}; "
+            f"{directory} holds a saved {manifest.kind!r} retriever, not {kind!r}; "
             "load it with its own class or retrievers.load_retriever"
         )
-    for name, entry in manifest["files"].items():
-        path = directory / name
+    for name, entry in manifest.files.items():
+        path = folder / name
         if not path.is_file():
             raise IndexFormatError(f"{path} is missing; the manifest lists it")
         size = path.stat().st_size
-        if size != entry.get("bytes"):
-            raise IndexFormatError(f"{path} is truncated or modified: {size} bytes, the manifest says {entry['bytes']}")
-        if verify and _sha256(path) != entry.get("sha256"):
+        if size != entry.bytes:
+            raise IndexFormatError(f"{path} is truncated or modified: {size} bytes, the manifest says {entry.bytes}")
+        if verify and sha256_file(path) != entry.sha256:
             raise IndexFormatError(f"{path} has been modified: its SHA-256 does not match the manifest")
-    return SavedDirectory(directory, manifest)
+    return SavedDirectory(folder, manifest)

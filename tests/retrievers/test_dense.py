@@ -10,6 +10,7 @@ from rerank.records import Document
 from retrievers import IndexFormatError, load_retriever
 from retrievers.dense import DenseRetriever
 from retrievers.faiss_index import FaissIndex
+from retrievers.storage import resolve_directory
 
 QUERIES = ["Which drug prevents heart attacks?", "What is the capital of France?", "coffee and blood pressure"]
 INDEXES = ["flat", "hnsw", "ivf", "ivfpq"]
@@ -100,7 +101,7 @@ def test_retrieve_many_equals_retrieve(corpus, encoder, corpus_vectors):
 def test_round_trip_gives_identical_results(corpus, encoder, corpus_vectors, tmp_path, index):
     original = dense(corpus, encoder, index=index, name="minilm", embeddings=corpus_vectors)
     original.save(tmp_path / "index")
-    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())["config"]
+    manifest = json.loads((resolve_directory(tmp_path / "index") / "manifest.json").read_text())["config"]
     assert manifest["dimension"] == 384 and manifest["metric"] == "cosine" and manifest["count"] == len(corpus)
     assert manifest["index"] == index
     loaded = DenseRetriever.load(tmp_path / "index", model=encoder, show_progress=False)
@@ -138,7 +139,7 @@ def test_loading_with_another_dimension_is_refused(corpus, encoder, corpus_vecto
 
 def test_tampered_index_file_is_named(corpus, encoder, corpus_vectors, tmp_path):
     directory = dense(corpus, encoder, embeddings=corpus_vectors).save(tmp_path / "index")
-    path = directory / "index.faiss"
+    path = resolve_directory(directory) / "index.faiss"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(IndexFormatError, match=r"index\.faiss is truncated"):
         DenseRetriever.load(directory, model=encoder)
@@ -170,3 +171,36 @@ def test_ivf_parameters_adapt_to_the_first_batch():
     assert index.params == {"nlist": 25, "nprobe": 8, "m": 4, "nbits": 4}
     _, positions = index.search(vectors[:3], 1)
     assert positions.shape == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("index", "annoy", r"invalid config\.index: unknown index type 'annoy'"),
+        ("dimension", 0, r"invalid config\.dimension: dimension must be >= 1, got 0"),
+        ("count", "8", r"invalid config\.count: count must be an int >= 0, got str"),
+        ("normalize", "yes", r"invalid config\.normalize: normalize must be a bool, got str"),
+        ("metric", "inner_product", r"invalid config: metric 'inner_product' contradicts normalize=True"),
+        ("batch_size", 0, r"invalid config\.batch_size: batch_size must be >= 1, got 0"),
+        ("index_params", None, r"invalid config\.index_params: index_params must be an object, got null"),
+        ("index_params", {"nprobe": 4}, r"unknown parameter 'nprobe' for a 'flat' index"),
+    ],
+)
+def test_an_invalid_dense_config_is_refused_naming_the_field(corpus, encoder, corpus_vectors, tmp_path, key, value,
+                                                             message):  # fmt: skip
+    directory = dense(corpus, encoder, embeddings=corpus_vectors).save(tmp_path / "index")
+    path = resolve_directory(directory) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config"][key] = value
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match=r"manifest\.json: .*" + message):
+        DenseRetriever.load(directory, model=encoder)
+
+
+def test_bad_constructor_settings_are_named(encoder):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        dense([], encoder, batch_size=0)
+    with pytest.raises(TypeError, match="normalize must be a bool, got str"):
+        dense([], encoder, normalize="yes")
+    with pytest.raises(TypeError, match="name must be a str, got NoneType"):
+        dense([], encoder, name=None)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rerank.records import Candidate, Document, SourceScore
-from retrievers import BM25Retriever, HybridRetriever, Tokenizer, load_retriever
+from retrievers import BM25Retriever, HybridRetriever, IndexFormatError, Tokenizer, load_retriever
+from retrievers.storage import resolve_directory
 
 
 class FixedLists:
@@ -85,6 +88,10 @@ def test_empty_sources_and_bad_settings():
         HybridRetriever([SPARSE]).retrieve("", k=3)
     with pytest.raises(TypeError, match="no retrieve"):
         HybridRetriever({"x": object()})
+    with pytest.raises(ValueError, match=r"rrf_k must be >= 0\.0, got -1"):
+        HybridRetriever([SPARSE], rrf_k=-1)
+    with pytest.raises(ValueError, match="depth must be >= 1, got 0"):
+        HybridRetriever([SPARSE], depth=0)
 
 
 def test_bm25_hybrid_retrieve_many_and_round_trip(corpus, tmp_path):
@@ -114,3 +121,27 @@ def test_bm25_and_dense_hybrid_round_trip(corpus, encoder, corpus_vectors, tmp_p
     hybrid.save(tmp_path / "hybrid")
     loaded = HybridRetriever.load(tmp_path / "hybrid", model=encoder)
     assert loaded.retrieve("heart attack", k=5) == hybrid.retrieve("heart attack", k=5)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("fusion", "max", r"invalid config\.fusion: unknown fusion 'max'"),
+        ("rrf_k", -1, r"invalid config\.rrf_k: rrf_k must be >= 0\.0, got -1"),
+        ("depth", 0, r"invalid config\.depth: depth must be >= 1, got 0"),
+        ("weights", {"bm25": -1, "plain": 1}, r"invalid config\.weights\.bm25: weights must be >= 0\.0, got -1"),
+        ("weights", {"bm25": 1}, r"invalid config: weights are keyed \['bm25'\], the sources \['bm25', 'plain'\]"),
+        ("sources", {"bm25": "../x", "plain": "sources/1"}, r"config\.sources\.bm25: .*plain relative path"),
+        ("sources", {"bm25": "sources/7", "plain": "sources/1"}, r"source 'bm25' is in 'sources/7', which holds no"),
+    ],
+)
+def test_an_invalid_hybrid_config_is_refused_naming_the_field(corpus, tmp_path, key, value, message):
+    hybrid = HybridRetriever([BM25Retriever(corpus, show_progress=False),
+                              BM25Retriever(corpus, show_progress=False, name="plain")])  # fmt: skip
+    directory = hybrid.save(tmp_path / "hybrid")
+    path = resolve_directory(directory) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config"][key] = value
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match=r"manifest\.json: .*" + message):
+        HybridRetriever.load(directory)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import retrievers.storage as storage
-from retrievers import BM25Retriever, IndexFormatError, Tokenizer, load_retriever
+from retrievers import BM25Retriever, HybridRetriever, IndexFormatError, Tokenizer, load_retriever
+
+DATA = Path(__file__).parent / "data"
 
 QUERIES = ["heart attack risk", "paris", "café", "blood pressure coffee", "xylophone"]
 
@@ -17,6 +21,11 @@ def bm25(documents, **options):
 
 def results(retriever, k=5):
     return [retriever.retrieve(query, k=k) for query in QUERIES]
+
+
+def files(directory):
+    """The version folder holding the manifest and files of the index saved at ``directory``."""
+    return storage.resolve_directory(directory)
 
 
 @pytest.mark.parametrize("engine", ["sparse", "rank-bm25"])
@@ -46,7 +55,7 @@ def test_empty_corpus_round_trip(tmp_path):
 
 
 def test_saved_files_are_numpy_and_json_only(corpus, tmp_path):
-    directory = bm25(corpus).save(tmp_path / "index")
+    directory = files(bm25(corpus).save(tmp_path / "index"))
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["format_version"] == storage.FORMAT_VERSION and manifest["kind"] == "bm25"
     for name, entry in manifest["files"].items():
@@ -63,7 +72,7 @@ def test_saved_files_are_numpy_and_json_only(corpus, tmp_path):
 
 def test_truncated_file_is_named(corpus, tmp_path):
     directory = bm25(corpus).save(tmp_path / "index")
-    path = directory / "doc_ids.npy"
+    path = files(directory) / "doc_ids.npy"
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(IndexFormatError, match=r"doc_ids\.npy is truncated or modified"):
         BM25Retriever.load(directory)
@@ -71,7 +80,7 @@ def test_truncated_file_is_named(corpus, tmp_path):
 
 def test_tampered_file_of_the_same_size_is_named(corpus, tmp_path):
     directory = bm25(corpus).save(tmp_path / "index")
-    path = directory / "documents.jsonl"
+    path = files(directory) / "documents.jsonl"
     data = bytearray(path.read_bytes())
     data[20] ^= 0x01
     path.write_bytes(bytes(data))
@@ -81,7 +90,7 @@ def test_tampered_file_of_the_same_size_is_named(corpus, tmp_path):
 
 def test_verify_false_still_checks_sizes_and_array_consistency(corpus, tmp_path):
     directory = bm25(corpus).save(tmp_path / "index")
-    path = directory / "indptr.npy"
+    path = files(directory) / "indptr.npy"
     array = np.load(path)
     array[1] = array[-1] + 5  # same size, inconsistent offsets
     np.save(path, array)
@@ -89,17 +98,17 @@ def test_verify_false_still_checks_sizes_and_array_consistency(corpus, tmp_path)
         BM25Retriever.load(directory)
     with pytest.raises(IndexFormatError, match="inconsistent BM25 index"):
         BM25Retriever.load(directory, verify=False)
-    (directory / "counts.npy").write_bytes(b"")
+    (files(directory) / "counts.npy").write_bytes(b"")
     with pytest.raises(IndexFormatError, match=r"counts\.npy is truncated"):
         BM25Retriever.load(directory, verify=False)
 
 
 def test_missing_file_manifest_and_directory(corpus, tmp_path):
     directory = bm25(corpus).save(tmp_path / "index")
-    (directory / "vocabulary.json").unlink()
+    (files(directory) / "vocabulary.json").unlink()
     with pytest.raises(IndexFormatError, match=r"vocabulary\.json is missing"):
         BM25Retriever.load(directory)
-    (directory / "manifest.json").unlink()
+    (files(directory) / "manifest.json").unlink()
     with pytest.raises(IndexFormatError, match=r"manifest\.json is missing"):
         BM25Retriever.load(directory)
     with pytest.raises(FileNotFoundError, match="directory not found"):
@@ -108,7 +117,7 @@ def test_missing_file_manifest_and_directory(corpus, tmp_path):
 
 def test_damaged_manifest_and_other_format_versions(corpus, tmp_path):
     directory = bm25(corpus).save(tmp_path / "index")
-    manifest_path = directory / "manifest.json"
+    manifest_path = files(directory) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(IndexFormatError, match="format_version 99"):
@@ -124,9 +133,11 @@ def test_damaged_manifest_and_other_format_versions(corpus, tmp_path):
 def test_save_replaces_an_index_but_not_other_directories(corpus, tmp_path):
     target = tmp_path / "index"
     bm25(corpus[:2]).save(target)
+    first = storage.read_pointer(target)
     bm25(corpus).save(target)
     assert len(BM25Retriever.load(target)) == len(corpus)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temporary directories left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # nothing beside the index
+    assert sorted(p.name for p in target.iterdir()) == sorted([".lock", "current.json", first, files(target).name])
     other = tmp_path / "notes"
     other.mkdir()
     (other / "todo.txt").write_text("keep me")
@@ -148,3 +159,118 @@ def test_a_failed_save_leaves_the_previous_index_intact(corpus, tmp_path, monkey
         bm25(corpus).save(target)
     assert len(BM25Retriever.load(target)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+    assert not any(p.name.startswith(".staging-") for p in target.iterdir())
+
+
+# --- format 1 directories (written by the format 1 code, kept in tests/retrievers/data) --------------------------
+
+
+def test_format_1_directories_still_load_with_identical_results(corpus):
+    stemmed = bm25(corpus)
+    plain = bm25(corpus, tokenizer=Tokenizer(stemmer=None), name="plain")
+    assert results(BM25Retriever.load(DATA / "v1-bm25")) == results(stemmed)
+    loaded = load_retriever(DATA / "v1-hybrid", show_progress=False)
+    hybrid = HybridRetriever([stemmed, plain], fusion="weighted", weights=[2.0, 1.0], depth=5)
+    assert loaded.retrieve_many(QUERIES, k=3) == hybrid.retrieve_many(QUERIES, k=3)
+    assert storage.read_manifest(DATA / "v1-bm25")["format_version"] == 1
+
+
+def test_current_json_wins_over_format_1_files_beside_it(corpus, tmp_path):
+    target = tmp_path / "index"
+    shutil.copytree(DATA / "v1-bm25", target)
+    version = files(bm25(corpus[:2]).save(tmp_path / "other"))
+    shutil.copytree(version, target / version.name)
+    shutil.copy(tmp_path / "other" / "current.json", target / "current.json")
+    assert [d.id for d in BM25Retriever.load(target).documents] == [d.id for d in corpus[:2]]
+
+
+# --- the manifest and the settings are validated like the constructor's arguments -------------------------------
+
+
+def rewrite_manifest(directory, change):
+    path = files(directory) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def set_config(key, value):
+    return lambda manifest: manifest["config"].__setitem__(key, value)
+
+
+def set_tokenizer(key, value):
+    return lambda manifest: manifest["config"]["tokenizer"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.__setitem__("files", []), r"invalid files: files must be an object, got an array"),
+        (lambda m: m.__setitem__("config", None), r"invalid config: config must be an object, got null"),
+        (lambda m: m.__setitem__("kind", 3), r"invalid kind: kind must be a str, got int"),
+        (lambda m: m["files"].__setitem__("../../x", {"bytes": 1, "sha256": "0" * 64}), r"plain relative path"),
+        (lambda m: m["files"]["counts.npy"].__setitem__("sha256", "xyz"), r"sha256 must be 64 lowercase hex"),
+        (lambda m: m["files"]["counts.npy"].__setitem__("bytes", -1), r"bytes must be >= 0"),
+        (lambda m: m.pop("config"), r"invalid config: config is missing"),
+        (set_config("tokenizer", "en"), r"invalid config\.tokenizer: tokenizer must be an object, got a string"),
+        (set_config("tokenizer", ["en"]), r"invalid config\.tokenizer: tokenizer must be an object, got an array"),
+        (set_tokenizer("stopwords", "klingon"), r"config\.tokenizer: unknown stopword list 'klingon'"),
+        (set_tokenizer("pattern", "("), r"config\.tokenizer: pattern '\(' is not a valid regular expression"),
+        (set_tokenizer("lowercase", "yes"), r"config\.tokenizer\.lowercase: lowercase must be a bool, got str"),
+        (set_config("k1", -5), r"invalid config\.k1: k1 must be >= 0\.0, got -5"),
+        (set_config("k1", "1.2"), r"invalid config\.k1: k1 must be a number, got str"),
+        (set_config("b", 1.5), r"invalid config\.b: b must be in \[0\.0, 1\.0\], got 1\.5"),
+        (set_config("epsilon", float("nan")), r"invalid config\.epsilon: epsilon must be >= 0\.0, got nan"),
+        (set_config("engine", "lucene"), r"invalid config\.engine: unknown BM25 engine 'lucene'"),
+        (set_config("name", None), r"invalid config\.name: name must be a str, got NoneType"),
+        (set_config("n_documents", -1), r"invalid config\.n_documents: n_documents must be >= 0"),
+        (set_config("surprise", 1), r"invalid config\.surprise: surprise is not a known setting"),
+        (lambda m: m["config"].pop("k1"), r"invalid config\.k1: k1 is missing"),
+    ],
+)
+def test_an_invalid_manifest_is_refused_naming_the_field(corpus, tmp_path, change, message):
+    directory = bm25(corpus).save(tmp_path / "index")
+    rewrite_manifest(directory, change)
+    with pytest.raises(IndexFormatError, match=r"manifest\.json: .*" + message):
+        BM25Retriever.load(directory)
+
+
+@pytest.mark.parametrize(("setting", "value"), [("k1", -5), ("b", 1.5), ("epsilon", -0.1), ("engine", "lucene")])
+def test_the_loader_refuses_what_the_constructor_refuses(corpus, tmp_path, setting, value):
+    with pytest.raises(ValueError) as refused:
+        bm25(corpus, **{setting: value})
+    directory = bm25(corpus).save(tmp_path / "index")
+    rewrite_manifest(directory, set_config(setting, value))
+    with pytest.raises(IndexFormatError) as error:
+        BM25Retriever.load(directory)
+    assert str(refused.value) in str(error.value)
+
+
+def test_document_counts_that_disagree_with_the_manifest_are_refused(corpus, tmp_path):
+    directory = bm25(corpus).save(tmp_path / "index")
+    rewrite_manifest(directory, set_config("n_documents", 3))
+    with pytest.raises(IndexFormatError, match="has 8 documents, the index 8, the manifest 3"):
+        BM25Retriever.load(directory)
+
+
+def test_damaged_documents_are_named_with_their_line_even_without_verification(corpus, tmp_path):
+    directory = bm25(corpus).save(tmp_path / "index")
+    path = files(directory) / "documents.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2][:10] + b"\xff" + lines[2][11:]  # same size: only the hash would notice
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(IndexFormatError, match=r"documents\.jsonl has been modified"):
+        BM25Retriever.load(directory)
+    with pytest.raises(IndexFormatError, match=r"documents\.jsonl:3: not valid UTF-8"):
+        BM25Retriever.load(directory, verify=False)
+
+
+def test_damaged_pointer_is_named(corpus, tmp_path):
+    directory = bm25(corpus).save(tmp_path / "index")
+    (directory / "current.json").write_text(
+        '{"format": "nli-rerank-retriever", "format_version": 2, "version": "../x"}'
+    )
+    with pytest.raises(IndexFormatError, match=r"current\.json: invalid version: version must name a version folder"):
+        BM25Retriever.load(directory)
+    with pytest.raises(FileExistsError, match=r"damaged current\.json"):
+        bm25(corpus).save(directory)
