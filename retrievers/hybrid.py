@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import model_validator
 
+from rerank.fusion import zscore
 from rerank.records import Candidate, SourceScore
 from rerank.validation import check_positive_int, check_query
 from retrievers.base import check_queries
@@ -42,19 +43,15 @@ from retrievers.storage import IndexFormatError, open_directory
 __all__ = ["FUSIONS", "NORMALIZATIONS", "HybridConfig", "HybridRetriever", "HybridSettings", "minmax", "zscore"]
 
 
-def minmax(scores: np.ndarray) -> np.ndarray:
+def minmax(scores: Sequence[float]) -> np.ndarray:
     """(s - min) / (max - min); all ones when every score is equal."""
-    spread = scores.max() - scores.min()
-    return np.ones_like(scores) if spread == 0 else (scores - scores.min()) / spread
+    values = np.asarray(scores, dtype=np.float64)
+    spread = values.max() - values.min()
+    return np.ones_like(values) if spread == 0 else (values - values.min()) / spread
 
 
-def zscore(scores: np.ndarray) -> np.ndarray:
-    """(s - mean) / std; all zeros when every score is equal."""
-    spread = scores.std()
-    return np.zeros_like(scores) if spread == 0 else (scores - scores.mean()) / spread
-
-
-NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"minmax": minmax, "zscore": zscore}
+# zscore is rerank.fusion's: (s - mean) / std, all zeros when every score is equal.
+NORMALIZATIONS: dict[str, Callable[[Sequence[float]], np.ndarray]] = {"minmax": minmax, "zscore": zscore}
 FUSIONS = ("rrf", "weighted")
 
 
@@ -160,8 +157,7 @@ class HybridRetriever:
         if self.fusion == "rrf":
             ranks = np.array([c.retriever_rank for c in candidates], dtype=np.float64)
             return weight / (self.rrf_k + ranks), 0.0
-        raw = np.array([c.retriever_score for c in candidates], dtype=np.float64)
-        normalized = NORMALIZATIONS[self.normalization](raw)
+        normalized = NORMALIZATIONS[self.normalization]([float(c.retriever_score) for c in candidates])
         return weight * normalized, weight * float(normalized.min())
 
     def fuse(self, lists: Mapping[str, Sequence[Candidate]], k: int) -> list[Candidate]:

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import retrievers.hybrid
 import retrievers.storage as storage
+from rerank.fusion import zscore
 from retrievers import BM25Retriever, HybridRetriever, IndexFormatError, Tokenizer, load_retriever
 
 DATA = Path(__file__).parent / "data"
@@ -274,3 +276,8 @@ def test_damaged_pointer_is_named(corpus, tmp_path):
         BM25Retriever.load(directory)
     with pytest.raises(FileExistsError, match=r"damaged current\.json"):
         bm25(corpus).save(directory)
+
+
+def test_hybrid_uses_the_one_zscore_of_rerank_fusion():
+    assert retrievers.hybrid.zscore is zscore
+    assert retrievers.hybrid.NORMALIZATIONS["zscore"] is zscore
