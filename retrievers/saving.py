@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from retrievers.storage import (
+    FLAT_VERSIONS,
     FORMAT_NAME,
     FORMAT_VERSION,
     LOCK,
@@ -140,7 +141,7 @@ def _check_replaceable(target: Path, shown: Path) -> None:
             raise FileExistsError(f"{refuse} has a damaged {POINTER}; it was left untouched ({error})") from error
     elif MANIFEST in names:
         try:
-            read_manifest_file(target / MANIFEST, 1)
+            read_manifest_file(target / MANIFEST, FLAT_VERSIONS)
         except IndexFormatError as error:
             raise FileExistsError(
                 f"{refuse} holds a {MANIFEST} that is not a saved retriever's (another program's files?); "
@@ -210,12 +211,12 @@ def _switch_pointer(target: Path, version: str, token: str) -> None:
 
 
 def _remove_format_1(target: Path) -> None:
-    """Delete the files a format 1 manifest at the top lists (never anything outside ``target``), then it."""
+    """Delete the files a manifest at the top (format 1) lists (never anything outside ``target``), then it."""
     path = target / MANIFEST
     if not os.path.lexists(path):
         return
     try:
-        manifest = read_manifest_file(path, 1)
+        manifest = read_manifest_file(path, FLAT_VERSIONS)
     except IndexFormatError:
         return  # not a format 1 index of ours: not ours to delete
     root = os.path.realpath(target)

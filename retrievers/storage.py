@@ -36,6 +36,7 @@ from rerank.records import Document
 from retrievers.settings import IndexFormatError, NonNegativeInt, RelativePath, Settings, Text, read_settings
 
 __all__ = [
+    "FLAT_VERSIONS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "LOCK",
@@ -63,6 +64,7 @@ __all__ = [
 
 FORMAT_NAME = "nli-rerank-retriever"
 FORMAT_VERSION = 2
+FLAT_VERSIONS = (1, 2)  # manifest.json at the top of a folder without current.json: format 1, or a version folder
 MANIFEST = "manifest.json"
 POINTER = "current.json"
 LOCK = ".lock"
@@ -164,14 +166,14 @@ def read_json(path: Path) -> Any:
         raise IndexFormatError(f"{path} is not valid JSON ({error}); the file is damaged") from error
 
 
-def check_format(data: Any, path: Path, version: int) -> None:
-    """IndexFormatError unless ``data`` (read from ``path``) is a dict of this format at ``format_version``."""
+def check_format(data: Any, path: Path, versions: tuple[int, ...]) -> None:
+    """IndexFormatError unless ``data`` (read from ``path``) is a dict of this format at one of ``versions``."""
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise IndexFormatError(f"{path} is not a {FORMAT_NAME} file")
-    if data.get("format_version") != version:
+    if data.get("format_version") not in versions:
         raise IndexFormatError(
             f"{path} has format_version {data.get('format_version')!r}; this version of nli-rerank reads "
-            f"format_version {version} there (format 1: manifest.json at the top, format 2: current.json)"
+            f"format_version {' or '.join(map(str, versions))} there"
         )
 
 
@@ -179,15 +181,15 @@ def read_pointer(directory: Path) -> str:
     """The version folder name that ``directory/current.json`` names (IndexFormatError when it is damaged)."""
     path = directory / POINTER
     data = read_json(path)
-    check_format(data, path, 2)
+    check_format(data, path, (FORMAT_VERSION,))
     return read_settings(Pointer, data, path, field=None).version
 
 
 def resolve_directory(directory: str | Path) -> Path:
     """The folder holding the manifest and files of the retriever saved at ``directory``.
 
-    Format 2: the version folder that ``current.json`` names (it wins over any format 1 files beside it);
-    format 1: ``directory`` itself.
+    Format 2: the version folder that ``current.json`` names (it wins over any format 1 files beside it).
+    Without ``current.json``: ``directory`` itself, holding a format 1 index or a copied format 2 version folder.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -210,13 +212,13 @@ def load_manifest(directory: str | Path) -> tuple[Path, Manifest]:
     path = folder / MANIFEST
     if not path.is_file():
         raise IndexFormatError(f"{path} is missing; {folder} is not a complete saved retriever")
-    return folder, read_manifest_file(path, 1 if folder == Path(directory) else 2)
+    return folder, read_manifest_file(path, FLAT_VERSIONS if folder == Path(directory) else (FORMAT_VERSION,))
 
 
-def read_manifest_file(path: Path, version: int) -> Manifest:
-    """The validated manifest in ``path``, which must have the given ``format_version``."""
+def read_manifest_file(path: Path, versions: tuple[int, ...]) -> Manifest:
+    """The validated manifest in ``path``, whose ``format_version`` must be one of ``versions``."""
     data = read_json(path)
-    check_format(data, path, version)
+    check_format(data, path, versions)
     return read_settings(Manifest, data, path, field=None)
 
 

@@ -186,6 +186,15 @@ def test_current_json_wins_over_format_1_files_beside_it(corpus, tmp_path):
     assert [d.id for d in BM25Retriever.load(target).documents] == [d.id for d in corpus[:2]]
 
 
+def test_a_copied_version_folder_loads_and_can_be_saved_over(corpus, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(files(bm25(corpus[:2]).save(tmp_path / "index")), copy)
+    assert [d.id for d in BM25Retriever.load(copy).documents] == [d.id for d in corpus[:2]]
+    bm25(corpus).save(copy)
+    assert len(BM25Retriever.load(copy)) == len(corpus)
+    assert sorted(p.name for p in copy.iterdir()) == sorted([".lock", "current.json", files(copy).name])
+
+
 # --- the manifest and the settings are validated like the constructor's arguments -------------------------------
 
 
