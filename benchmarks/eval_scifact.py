@@ -37,6 +37,8 @@ from eval import (
     sample_query_ids,
     score_all,
 )
+from rerank.cpu import describe
+from rerank.segmenter import DEFAULT_TITLE, TITLE_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -85,16 +87,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-relevance", action="store_true")
     parser.add_argument("--skip-nli", action="store_true")
     parser.add_argument("--skip-factcheck", action="store_true")
+    parser.add_argument(
+        "--titles", nargs="+", choices=TITLE_MODES, default=[DEFAULT_TITLE],
+        help="title handling(s) measured at sentence granularity (rerank.segmenter)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
-def nli_scorer(args, granularity: str) -> CachedScorer:
+def nli_scorer(args, granularity: str, title: str) -> CachedScorer:
     from rerank import NLIReranker
 
     max_length = args.passage_max_length if granularity == "passage" else 512
-    reranker = NLIReranker(args.nli_model, granularity=granularity, fusion_weight=None, max_length=max_length,
-                           show_progress=False)  # fmt: skip
+    reranker = NLIReranker(args.nli_model, granularity=granularity, title=title, fusion_weight=None,
+                           max_length=max_length, show_progress=False)  # fmt: skip
     return CachedScorer(reranker, args.cache)
+
+
+def nli_modes(titles: list[str]) -> list[tuple[str, str, str]]:
+    """(label, granularity, title) of each NLI mode measured: passage, then sentence with each title handling."""
+    modes = [("passage", "passage", DEFAULT_TITLE)]
+    for title in titles:
+        label = "sentence" if title == DEFAULT_TITLE else f"sentence, title={title}"
+        modes.append((label, "sentence", title))
+    return modes
 
 
 def choose_weight(retrieved, scored, qrels) -> tuple[float, dict[float, float]]:
@@ -109,6 +124,7 @@ def main() -> int:
     args = parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.time()
+    print(f"# eval_scifact, {time.strftime('%Y-%m-%d')}\n{describe()}")
     data = load_beir(args.shared / "data" / "retrieval" / "scifact", "test")
     train_qrels = load_qrels(args.shared / "data" / "retrieval" / "scifact" / "qrels" / "train.tsv")
     from retrievers import BM25Retriever
@@ -150,19 +166,20 @@ def main() -> int:
             print(f"relevance cross-encoder skipped: {type(error).__name__}: {error}")
 
     sweeps = {}
-    for granularity in () if args.skip_nli else ("passage", "sentence"):
-        scorer = nli_scorer(args, granularity)
+    for granularity_label, granularity, title in () if args.skip_nli else nli_modes(args.titles):
+        scorer = nli_scorer(args, granularity, title)
         test_s = score_all(scorer, test_q, test_r, args.depth)
         train_s = score_all(scorer, train_q, train_r, args.depth)
         weight, sweep = choose_weight(train_r, train_s, train)
         _, test_sweep = choose_weight(test_r, test_s, qrels)
-        sweeps[granularity] = (weight, sweep, test_sweep)
-        notes = f"depth={args.depth}, granularity={granularity}"
-        systems.append(system(f"bm25 + NLI {granularity}, entailment only", test_s, entailment_key, notes))
-        systems.append(system(f"bm25 + NLI {granularity}, fused w={weight:g} (train)", test_s, fused_key(weight),
+        sweeps[granularity_label] = (weight, sweep, test_sweep)
+        notes = f"depth={args.depth}, granularity={granularity}, title={title}"
+        label = granularity_label
+        systems.append(system(f"bm25 + NLI {label}, entailment only", test_s, entailment_key, notes))
+        systems.append(system(f"bm25 + NLI {label}, fused w={weight:g} (train)", test_s, fused_key(weight),
                               notes + f", fusion_weight={weight} chosen on train"))  # fmt: skip
         if granularity == "sentence" and weight != 2.0:
-            systems.append(system("bm25 + NLI sentence, fused w=2 (default)", test_s, fused_key(2.0), notes))
+            systems.append(system(f"bm25 + NLI {label}, fused w=2 (default)", test_s, fused_key(2.0), notes))
 
     report = compare(systems, qrels, METRICS, baseline="bm25", seed=args.seed)
     print(

@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from eval.cache import CachedScorer, ScoreCache, scorer_fingerprint
+from eval.cache import CachedScorer, ScoreCache, ScoreStore, scorer_fingerprint
 from eval.compare import Comparison, SystemRun, compare, ranking_of, run_pipeline
 from eval.data import (
     BeirDataset,
@@ -41,6 +41,7 @@ from eval.runs import (
     kept_documents,
     relevance_key,
     rerank_run,
+    reranker_key,
     retrieval_run,
     retrieve_all,
     run_from_rankings,
@@ -61,6 +62,7 @@ __all__ = [
     "NLIReport",
     "Retrieved",
     "ScoreCache",
+    "ScoreStore",
     "Scored",
     "SystemRun",
     "compare",
@@ -86,6 +88,7 @@ __all__ = [
     "ranking_of",
     "relevance_key",
     "rerank_run",
+    "reranker_key",
     "resolve_dataset",
     "resolve_metric",
     "retrieval_run",

@@ -1,9 +1,12 @@
-"""An on-disk cache of reranker scores, so reruns, weight sweeps and threshold sweeps never call the model twice.
+"""An on-disk store of reranker scores, so reruns, weight sweeps and threshold sweeps never call the model twice.
 
-Entries are keyed by the scorer's fingerprint (model weights, backend, precision, granularity, template, max length)
-and the (query, document) pair; each entry also records the model time it cost when it was computed and how many
-model pairs it took (sentences at sentence granularity), so latency and pairs-per-second can be reported on a rerun
-that is served entirely from the cache. Storage is one SQLite file (standard library, safe for concurrent readers).
+Entries are keyed by the reranker's public ``fingerprint`` (``rerank.Reranker``: weights, backend, precision,
+max length, labels, granularity, title handling, template, calibration) and the (query, document) pair; each entry
+also records the model time it cost when it was computed and how many model pairs it took (the reranker's
+``segments`` per document), so latency and pairs-per-second can be reported on a rerun that is served entirely from
+the store. Storage is one SQLite file (standard library, safe for concurrent readers). ``ScoreStore`` was called
+``ScoreCache`` before 0.2.0; that name still imports, with a DeprecationWarning, until 0.3.0 (see CHANGELOG.md).
+The in-memory logit cache of the rerankers is ``rerank.cache.ScoreCache``.
 
 Example:
     >>> scorer = CachedScorer(NLIReranker("path/to/model"), ".cache/scores.sqlite")  # doctest: +SKIP
@@ -16,6 +19,7 @@ import hashlib
 import json
 import sqlite3
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,27 +27,50 @@ from typing import Any
 import numpy as np
 
 from rerank.records import Document, as_documents
-from rerank.sentences import split_sentences
 
-__all__ = ["CachedScorer", "ScoreCache", "model_pairs", "scorer_fingerprint"]
+__all__ = ["CachedScorer", "ScoreCache", "ScoreStore", "model_pairs", "scorer_fingerprint"]
+
+_COLUMNS = ["key", "value", "seconds", "pairs"]
 
 
-class ScoreCache:
+class ScoreStore:
     """A SQLite table ``key -> (scores as JSON, model seconds, model pairs)``.
 
     Args:
-        path: The database file; its folder is created when missing.
+        path: The database file; it and its folder are created when missing. An existing file must be a score
+            store written by this class: any other file (another database, a text file, a folder) is refused with
+            ValueError and left untouched.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(
+                f"score cache {self.path} is a directory; give a file path such as {self.path}/scores.sqlite"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path)
-        self._connection.execute(
-            "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value TEXT NOT NULL, seconds REAL NOT NULL, "
-            "pairs INTEGER NOT NULL)"
-        )
-        self._connection.commit()
+        try:
+            self._connection = sqlite3.connect(self.path)
+            self._check_or_create()
+        except sqlite3.DatabaseError as error:
+            if hasattr(self, "_connection"):
+                self._connection.close()
+            raise ValueError(
+                f"{self.path} is not a score cache this project can use ({error}); point --cache at a new file"
+            ) from None
+
+    def _check_or_create(self) -> None:
+        tables = [row[0] for row in self._connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        if not tables:
+            self._connection.execute(
+                "CREATE TABLE scores (key TEXT PRIMARY KEY, value TEXT NOT NULL, seconds REAL NOT NULL, "
+                "pairs INTEGER NOT NULL)"
+            )
+            self._connection.commit()
+            return
+        columns = [row[1] for row in self._connection.execute("PRAGMA table_info(scores)")]
+        if tables != ["scores"] or columns != _COLUMNS:
+            raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(sorted(tables))})")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, tuple[Any, float, int]]:
         """Stored (value, seconds, pairs) for the keys present; absent keys are left out."""
@@ -60,12 +87,12 @@ class ScoreCache:
         return found
 
     def put_many(self, entries: Sequence[tuple[str, Any, float, int]]) -> None:
-        """Store (key, JSON-serialisable value, seconds, pairs) entries, replacing existing keys."""
-        self._connection.executemany(
-            "INSERT OR REPLACE INTO scores (key, value, seconds, pairs) VALUES (?, ?, ?, ?)",
-            [(key, json.dumps(value), float(seconds), int(pairs)) for key, value, seconds, pairs in entries],
-        )
-        self._connection.commit()
+        """Store (key, JSON-serialisable value, seconds, pairs) entries, replacing existing keys (one transaction)."""
+        with self._connection:
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO scores (key, value, seconds, pairs) VALUES (?, ?, ?, ?)",
+                [(key, json.dumps(value), float(seconds), int(pairs)) for key, value, seconds, pairs in entries],
+            )
 
     def __len__(self) -> int:
         return int(self._connection.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
@@ -74,40 +101,38 @@ class ScoreCache:
         self._connection.close()
 
 
+class ScoreCache(ScoreStore):
+    """Deprecated name of ScoreStore (until 0.3.0); ``rerank.cache.ScoreCache`` is the in-memory logit cache."""
+
+    def __init__(self, path: str | Path):
+        warnings.warn(
+            "eval.ScoreCache is now eval.ScoreStore (the old name goes in 0.3.0; rerank.cache.ScoreCache is the "
+            "in-memory logit cache)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        super().__init__(path)
+
+
 def scorer_fingerprint(reranker: Any) -> str:
-    """Identity of everything that changes a reranker's scores: weights, backend, precision and scoring options.
+    """The reranker's public ``fingerprint`` (``rerank.Reranker``): every setting that changes its scores.
 
     Raises:
-        TypeError: The object has no ``model.fingerprint`` (pass ``fingerprint=`` to CachedScorer instead).
+        TypeError: The object has no ``fingerprint`` string (pass ``fingerprint=`` to CachedScorer instead).
     """
-    model = getattr(reranker, "model", None)
-    weights = getattr(model, "fingerprint", None)
-    if not isinstance(weights, str):
+    value = getattr(reranker, "fingerprint", None)
+    if not isinstance(value, str):
         raise TypeError(
-            f"cannot fingerprint a {type(reranker).__name__}: it has no model.fingerprint; pass fingerprint='...'"
+            f"cannot fingerprint a {type(reranker).__name__}: it has no fingerprint (see rerank.Reranker); "
+            "pass fingerprint='...'"
         )
-    runner = getattr(model, "runner", None)
-    scorer = getattr(reranker, "_scorer", None)
-    parts = {
-        "class": type(reranker).__name__,
-        "weights": weights,
-        "backend": getattr(runner, "backend", None),
-        "precision": getattr(runner, "precision", None),
-        "max_length": getattr(scorer, "max_length", None),
-        "granularity": getattr(reranker, "granularity", None),
-        "template": getattr(reranker, "hypothesis_template", None),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return value
 
 
 def model_pairs(reranker: Any, document: Document) -> int:
-    """Model pairs one document costs: its sentence count at sentence granularity, else 1."""
-    if getattr(reranker, "granularity", "passage") != "sentence":
-        return 1
-    given = document.metadata.get("sentences")
-    if isinstance(given, list) and given and all(isinstance(s, str) for s in given):
-        return max(1, sum(1 for s in given if s.strip()))
-    return max(1, len(split_sentences(document.text)))
+    """Model pairs one document costs: the number of its ``segments`` for a rerank.Reranker, else 1."""
+    segments = getattr(reranker, "segments", None)
+    return max(1, len(segments(document))) if callable(segments) else 1
 
 
 def _pair_key(fingerprint: str, query: str, document: Document) -> str:
@@ -117,22 +142,22 @@ def _pair_key(fingerprint: str, query: str, document: Document) -> str:
 
 
 class CachedScorer:
-    """Wrap a reranker's ``score(query, documents)`` (and ``score_pairs`` when it has one) with a ScoreCache.
+    """Wrap a reranker's ``score(query, documents)`` (and ``score_pairs`` when it has one) with a ScoreStore.
 
     Args:
-        reranker: An NLIReranker, RelevanceReranker or any object with ``score(query, documents) -> np.ndarray``.
-        cache: A ScoreCache or the path of its SQLite file.
+        reranker: A ``rerank.Reranker`` or any object with ``score(query, documents) -> np.ndarray``.
+        cache: A ScoreStore or the path of its SQLite file.
         fingerprint: Cache namespace; by default derived from the reranker with ``scorer_fingerprint``.
 
     Attributes:
         hits / misses: Documents served from the cache / sent to the model so far.
     """
 
-    def __init__(self, reranker: Any, cache: ScoreCache | str | Path, fingerprint: str | None = None):
+    def __init__(self, reranker: Any, cache: ScoreStore | str | Path, fingerprint: str | None = None):
         if not callable(getattr(reranker, "score", None)):
             raise TypeError(f"reranker must have a score(query, documents) method, got {type(reranker).__name__}")
         self.reranker = reranker
-        self.cache = cache if isinstance(cache, ScoreCache) else ScoreCache(cache)
+        self.cache = cache if isinstance(cache, ScoreStore) else ScoreStore(cache)
         self.fingerprint = fingerprint or scorer_fingerprint(reranker)
         self.hits = 0
         self.misses = 0

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from eval.evaluate import evaluate
 from eval.runs import run_from_rankings
 from eval.significance import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_scores, paired_t_test, permutation_test
+from rerank.records import Candidate, Document, RankedResult
 
 __all__ = ["Comparison", "SystemRun", "compare", "ranking_of", "run_pipeline"]
 
@@ -57,17 +58,17 @@ class SystemRun:
 
 
 def ranking_of(results: Sequence[Any]) -> list[str]:
-    """Document ids, best first, from what a pipeline returns: RerankResult / RelevanceResult (kept ones, by rank),
+    """Document ids, best first, from what a pipeline returns: RankedResult records (kept ones, by rank),
     Candidates (by retriever rank), Documents, ``(doc_id, score)`` tuples or plain doc-id strings."""
     items = list(results)
     if not items:
         return []
     first = items[0]
-    if hasattr(first, "kept") and hasattr(first, "rank"):
+    if isinstance(first, RankedResult):
         return [r.document.id for r in sorted(items, key=lambda r: r.rank) if r.kept]
-    if hasattr(first, "retriever_rank"):
+    if isinstance(first, Candidate):
         return [c.document.id for c in sorted(items, key=lambda c: c.retriever_rank)]
-    if hasattr(first, "id") and hasattr(first, "text"):
+    if isinstance(first, Document):
         return [d.id for d in items]
     if isinstance(first, tuple) and len(first) == 2:
         return [str(doc_id) for doc_id, _ in sorted(items, key=lambda item: -item[1])]

@@ -11,15 +11,17 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
+import logging
 import math
+import numbers
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rerank.atomic import write_text_atomic
+from rerank.corpus import iter_jsonl, iter_lines, load_corpus
+from rerank.nli_tsv import NLI_LABELS, read_nli_tsv
 from rerank.records import Document
 
 __all__ = [
@@ -39,17 +41,12 @@ __all__ = [
     "write_trec_run",
 ]
 
-NLI_LABELS = ("entailment", "neutral", "contradiction")
 FACTCHECK_LABELS = ("SUPPORT", "CONTRADICT", "NOINFO")
-# Two-way sets (RTE) use "not_entailment"; it is read as the neutral column's complement of entailment.
-_NLI_ALIASES = {"not_entailment": "neutral"}
+
+logger = logging.getLogger(__name__)
 
 Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
 
 
 def _require_file(path: Path, what: str) -> Path:
@@ -73,24 +70,14 @@ class BeirDataset:
         return [qid for qid in self.qrels if qid in self.queries]
 
 
-def _read_jsonl(path: Path):
-    with _open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_number, json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from error
-
-
 def load_queries(path: str | Path) -> dict[str, str]:
     """Query texts by id from a BEIR queries.jsonl (``{"_id", "text"}`` per line)."""
     path = _require_file(Path(path), "queries file")
     queries = {}
-    for line_number, record in _read_jsonl(path):
-        if "_id" not in record or not isinstance(record.get("text"), str):
-            raise ValueError(f"{path}:{line_number}: expected fields '_id' and 'text', got {sorted(record)}")
+    for line_number, record in iter_jsonl(path, "queries file"):
+        if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
+            got = sorted(record) if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"{path}:{line_number}: expected fields '_id' and 'text', got {got}")
         queries[str(record["_id"])] = record["text"]
     return queries
 
@@ -100,28 +87,33 @@ def load_qrels(path: str | Path) -> Qrels:
     (``query-id 0 doc-id grade``, whitespace-separated, no header)."""
     path = _require_file(Path(path), "qrels file")
     qrels: Qrels = {}
-    with _open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields or (line_number == 1 and fields[0].lower() in {"query-id", "query_id", "qid"}):
-                continue
-            if len(fields) == 3:
-                qid, doc_id, grade = fields
-            elif len(fields) == 4:
-                qid, _, doc_id, grade = fields
-            else:
-                raise ValueError(f"{path}:{line_number}: expected 3 (BEIR) or 4 (TREC) fields, got {len(fields)}")
-            try:
-                qrels.setdefault(qid, {})[doc_id] = int(grade)
-            except ValueError as error:
-                raise ValueError(f"{path}:{line_number}: relevance grade must be an integer, got {grade!r}") from error
+    for line_number, line in iter_lines(path):
+        fields = line.split()
+        if not fields or (line_number == 1 and fields[0].lower() in {"query-id", "query_id", "qid"}):
+            continue
+        if len(fields) == 3:
+            qid, doc_id, grade = fields
+        elif len(fields) == 4:
+            qid, _, doc_id, grade = fields
+        else:
+            raise ValueError(f"{path}:{line_number}: expected 3 (BEIR) or 4 (TREC) fields, got {len(fields)}")
+        try:
+            qrels.setdefault(qid, {})[doc_id] = int(grade)
+        except ValueError as error:
+            raise ValueError(f"{path}:{line_number}: relevance grade must be an integer, got {grade!r}") from error
     return qrels
 
 
 def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     """Read corpus.jsonl[.gz], queries.jsonl and qrels/<split>.tsv from a BEIR folder.
 
-    Documents keep every extra field in ``metadata``. Raises FileNotFoundError naming the missing file.
+    The corpus goes through the project's one document reader (``rerank.corpus``): the same ids as
+    ``retrievers.load_corpus``, duplicates rejected, extra fields kept in ``metadata``. A warning names qrels
+    queries without a text (left out of ``query_ids()``) and judged documents missing from the corpus.
+
+    Raises:
+        FileNotFoundError: A missing folder or file, naming it.
+        ValueError: A malformed line, naming file and line.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -129,56 +121,77 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     corpus_path = next((folder / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (folder / n).is_file()), None)
     if corpus_path is None:
         raise FileNotFoundError(f"no corpus.jsonl or corpus.jsonl.gz in {folder}")
-    corpus = []
-    for line_number, record in _read_jsonl(corpus_path):
-        doc_id = record.get("_id", record.get("id", record.get("doc_id")))
-        if doc_id is None or not isinstance(record.get("text"), str):
-            raise ValueError(f"{corpus_path}:{line_number}: expected fields '_id' and 'text'")
-        metadata = {k: v for k, v in record.items() if k not in {"_id", "id", "doc_id", "text", "title"}}
-        corpus.append(
-            Document(id=str(doc_id), text=record["text"], title=record.get("title") or None, metadata=metadata)
-        )
+    corpus = load_corpus(corpus_path)
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise FileNotFoundError(f"no qrels for split {split!r} in {folder}; available splits: {available}")
-    return BeirDataset(corpus, load_queries(folder / "queries.jsonl"), load_qrels(qrels_path), folder.name, split)
+    dataset = BeirDataset(corpus, load_queries(folder / "queries.jsonl"), load_qrels(qrels_path), folder.name, split)
+    _warn_about_qrels(dataset)
+    return dataset
+
+
+def _warn_about_qrels(dataset: BeirDataset) -> None:
+    textless = [qid for qid in dataset.qrels if qid not in dataset.queries]
+    if textless:
+        logger.warning(
+            "%s %s: %d of %d judged queries have no text in queries.jsonl and are left out (first: %s)",
+            dataset.name, dataset.split, len(textless), len(dataset.qrels), textless[:3],
+        )  # fmt: skip
+    ids = {document.id for document in dataset.corpus}
+    missing = sorted({doc for judged in dataset.qrels.values() for doc in judged if doc not in ids})
+    if missing:
+        logger.warning(
+            "%s %s: %d judged documents are not in the corpus and can never be retrieved (first: %s)",
+            dataset.name, dataset.split, len(missing), missing[:3],
+        )  # fmt: skip
 
 
 def load_trec_run(path: str | Path) -> Run:
     """A TREC run file (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``."""
     path = _require_file(Path(path), "run file")
     run: Run = {}
-    with _open_text(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 6:
-                raise ValueError(
-                    f"{path}:{line_number}: expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
-                )
-            try:
-                run.setdefault(fields[0], {})[fields[2]] = float(fields[4])
-            except ValueError as error:
-                raise ValueError(f"{path}:{line_number}: score must be a number, got {fields[4]!r}") from error
+    for line_number, line in iter_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise ValueError(
+                f"{path}:{line_number}: expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
+            )
+        try:
+            run.setdefault(fields[0], {})[fields[2]] = float(fields[4])
+        except ValueError as error:
+            raise ValueError(f"{path}:{line_number}: score must be a number, got {fields[4]!r}") from error
     return run
 
 
 def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str = "nli-rerank") -> Path:
-    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by score (ties: doc id descending)."""
-    if not tag or any(c.isspace() for c in tag):
+    """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by score (ties: doc id descending).
+
+    Everything is checked before the file is touched, and the file is replaced atomically.
+
+    Raises:
+        ValueError: A tag or id that is empty or holds whitespace (the format is whitespace-separated), or a
+            non-finite score.
+    """
+    if not isinstance(tag, str) or not tag or any(c.isspace() for c in tag):
         raise ValueError(f"tag must be a non-empty string without whitespace, got {tag!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for qid, scores in run.items():
-            ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
-            for rank, (doc_id, score) in enumerate(ranked, start=1):
-                if not math.isfinite(score):
-                    raise ValueError(f"query {qid!r}, document {doc_id!r}: score must be finite, got {score!r}")
-                handle.write(f"{qid} Q0 {doc_id} {rank} {score!r} {tag}\n")
-    return path
+    lines = []
+    for qid, scores in run.items():
+        ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        for rank, (doc_id, score) in enumerate(ranked, start=1):
+            for name, value in (("query id", qid), ("document id", doc_id)):
+                if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+                    raise ValueError(
+                        f"{name} {value!r} cannot be written to a TREC run: ids must be non-empty strings without "
+                        "whitespace"
+                    )
+            if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+                raise ValueError(f"query {qid!r}, document {doc_id!r}: score must be finite, got {score!r}")
+            lines.append(f"{qid} Q0 {doc_id} {rank} {float(score)!r} {tag}\n")
+    write_text_atomic(path, "".join(lines))
+    return Path(path)
 
 
 @dataclass(frozen=True)
@@ -195,26 +208,10 @@ class NLIExamples:
 
 
 def load_nli_tsv(path: str | Path, limit: int | None = None) -> NLIExamples:
-    """An NLI TSV with header ``premise<TAB>hypothesis<TAB>label``; "not_entailment" (RTE) is read as neutral."""
-    path = _require_file(Path(path), "NLI file")
-    premises, hypotheses, labels = [], [], []
-    with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header[:3]] != ["premise", "hypothesis", "label"]:
-            raise ValueError(f"{path}: expected the header premise<TAB>hypothesis<TAB>label, got {header!r}")
-        for line_number, row in enumerate(reader, start=2):
-            if len(row) < 3:
-                raise ValueError(f"{path}:{line_number}: expected 3 tab-separated fields, got {len(row)}")
-            label = _NLI_ALIASES.get(row[2].strip().lower(), row[2].strip().lower())
-            if label not in NLI_LABELS:
-                raise ValueError(f"{path}:{line_number}: label must be one of {NLI_LABELS}, got {row[2]!r}")
-            premises.append(row[0])
-            hypotheses.append(row[1])
-            labels.append(label)
-            if limit is not None and len(labels) >= limit:
-                break
-    return NLIExamples(premises, hypotheses, labels, path.stem)
+    """An NLI TSV with header ``premise<TAB>hypothesis<TAB>label`` (read by ``rerank.nli_tsv``, the project's one
+    reader of pair files); "not_entailment" (RTE) is read as neutral."""
+    pairs = read_nli_tsv(path, labels=True, limit=limit)
+    return NLIExamples(pairs.premises, pairs.hypotheses, pairs.labels or [], pairs.name)
 
 
 @dataclass(frozen=True)
@@ -236,7 +233,9 @@ def load_scifact_claims(path: str | Path) -> list[Claim]:
     """SciFact claims JSONL (claims_dev.jsonl / claims_train.jsonl of ../shared/data/factcheck/scifact)."""
     path = _require_file(Path(path), "claims file")
     claims = []
-    for line_number, record in _read_jsonl(path):
+    for line_number, record in iter_jsonl(path, "claims file"):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
         label = record.get("label")
         if label not in FACTCHECK_LABELS:
             raise ValueError(f"{path}:{line_number}: label must be one of {FACTCHECK_LABELS}, got {label!r}")
@@ -258,18 +257,14 @@ def load_scifact_claims(path: str | Path) -> list[Claim]:
 
 
 def load_scifact_sentences(path: str | Path) -> dict[str, Document]:
-    """SciFact abstracts with their sentence lists, as Documents whose metadata["sentences"] holds the split."""
-    path = _require_file(Path(path), "SciFact sentence corpus")
-    documents = {}
-    for line_number, record in _read_jsonl(path):
-        sentences = record.get("sentences")
-        if not isinstance(sentences, list):
-            raise ValueError(f"{path}:{line_number}: field 'sentences' must be a list")
-        doc_id = str(record["doc_id"])
-        documents[doc_id] = Document(
-            id=doc_id, text=" ".join(sentences), title=record.get("title") or None, metadata={"sentences": sentences}
-        )
-    return documents
+    """SciFact abstracts with their sentence lists (``{"doc_id", "title", "sentences"}`` per line, read by the
+    project's one document reader), as Documents whose metadata["sentences"] holds the split and whose text is the
+    sentences joined by spaces."""
+    documents = load_corpus(_require_file(Path(path), "SciFact sentence corpus"))
+    for document in documents:
+        if not isinstance(document.metadata.get("sentences"), list):
+            raise ValueError(f"{path}: document {document.id!r} has no 'sentences' list")
+    return {document.id: document for document in documents}
 
 
 def sample_query_ids(query_ids: list[str] | set[str], n: int | None, seed: int = 0) -> list[str]:

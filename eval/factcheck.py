@@ -25,6 +25,7 @@ import numpy as np
 
 from eval.data import FACTCHECK_LABELS, Claim
 from rerank.records import Document
+from rerank.segmenter import given_sentences
 from rerank.validation import check_threshold
 
 __all__ = ["ClaimPrediction", "FactCheckReport", "evaluate_factcheck", "predict_claims"]
@@ -44,8 +45,10 @@ class ClaimPrediction:
 
 
 def _sentences(document: Document) -> list[str]:
-    given = document.metadata.get("sentences")
-    if not isinstance(given, list) or not all(isinstance(s, str) for s in given):
+    """The gold-aligned sentence split (rerank.segmenter's reading of metadata["sentences"]), required here because
+    the gold evidence indexes it."""
+    given = given_sentences(document)
+    if given is None:
         raise ValueError(
             f"document {document.id!r} has no metadata['sentences'] list; load it with load_scifact_sentences"
         )

@@ -31,6 +31,7 @@ __all__ = [
     "kept_documents",
     "relevance_key",
     "rerank_run",
+    "reranker_key",
     "retrieval_run",
     "retrieve_all",
     "run_from_rankings",
@@ -114,6 +115,18 @@ def fused_key(weight: float) -> OrderKey:
         if not len(candidates):
             return np.empty(0)
         return fused_scores([c.retriever_score for c in candidates], np.asarray(scores)[:, 0], weight)
+
+    return key
+
+
+def reranker_key(reranker) -> OrderKey:
+    """Order exactly as ``reranker.rerank`` does (its ``order_values``: entailment, fused, or relevance)."""
+    order_values = getattr(reranker, "order_values", None)
+    if not callable(order_values):
+        raise TypeError(f"{type(reranker).__name__} has no order_values(candidates, scores); see rerank.Reranker")
+
+    def key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
+        return np.asarray(order_values(candidates, scores), dtype=np.float64) if len(candidates) else np.empty(0)
 
     return key
 

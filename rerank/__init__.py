@@ -10,14 +10,19 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+from rerank.contract import Reranker
 from rerank.errors import MissingDependencyError, ModelLoadError
 from rerank.nli_reranker import DEFAULT_MODEL, NLIReranker
+from rerank.options import ModelOptions
 from rerank.pipeline import Pipeline, Retriever
 from rerank.records import (
     Candidate,
     Document,
     Evidence,
     NLIScores,
+    RankedResult,
     RelevanceResult,
     RerankResult,
     SourceScore,
@@ -33,15 +38,27 @@ __all__ = [
     "Evidence",
     "MissingDependencyError",
     "ModelLoadError",
+    "ModelOptions",
     "NLIReranker",
     "NLIScores",
     "Pipeline",
+    "RankedResult",
     "RelevanceReranker",
     "RelevanceResult",
     "RerankResult",
+    "Reranker",
     "Retriever",
     "SourceScore",
     "as_candidates",
     "as_documents",
+    "load_model",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_model":  # the loader imports the export machinery's entry points: keep it off `import rerank`
+        from rerank.loading import load_model
+
+        return load_model
+    raise AttributeError(f"module 'rerank' has no attribute {name!r}")

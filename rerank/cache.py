@@ -1,7 +1,8 @@
 """An in-memory LRU cache of cross-encoder logits, so a pair scored once is never run through the model again.
 
-Entries are keyed by (model fingerprint, backend, precision, max_length, pair order, premise, hypothesis): the
-same text under another model, backend, precision or truncation length is a different entry. Keys are stored as
+Entries are keyed by (scorer fingerprint, pair order, premise, hypothesis), where the scorer fingerprint
+(``CrossEncoderScorer.fingerprint``) covers the weights, backend, precision and max_length: the same text under
+another model, backend, precision or truncation length is a different entry. Keys are stored as
 a SHA-256 digest, so a long passage costs 32 bytes of key, and the cache is bounded by its number of entries.
 
 Example:
@@ -54,12 +55,10 @@ class ScoreCache:
         return f"ScoreCache(max_entries={self.max_entries}, size={len(self)}, hits={self.hits}, misses={self.misses})"
 
     @staticmethod
-    def key(
-        fingerprint: str, backend: str, precision: str, max_length: int, premise: str, hypothesis: str, order: str
-    ) -> bytes:
-        """The digest identifying one pair under one model configuration (``order`` is how the pair is fed)."""
+    def key(fingerprint: str, order: str, premise: str, hypothesis: str) -> bytes:
+        """The digest identifying one pair under one scorer configuration (``order`` is how the pair is fed)."""
         digest = hashlib.sha256()
-        for part in (fingerprint, backend, precision, str(max_length), order, premise, hypothesis):
+        for part in (fingerprint, order, premise, hypothesis):
             encoded = part.encode("utf-8", "surrogatepass")
             digest.update(len(encoded).to_bytes(8, "little"))
             digest.update(encoded)

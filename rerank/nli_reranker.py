@@ -9,14 +9,19 @@ A ``hypothesis_template`` such as "This text is about {}." turns a keyword query
 from __future__ import annotations
 
 import logging
+import string
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from rerank.backends import LoadedModel
-from rerank.cache import ScoreCache
+from rerank.contract import check_thresholds
+from rerank.fingerprint import fingerprint
 from rerank.fusion import fused_scores
-from rerank.labels import LabelMap, label_map_from_names, to_nli_columns
+from rerank.head import NLI_COLUMNS, NLIHead, softmax
+from rerank.labels import LabelMap, label_map_from_names
+from rerank.options import ModelOptions
 from rerank.ordering import check_scorable, result_order
 from rerank.records import (
     Candidate,
@@ -26,97 +31,96 @@ from rerank.records import (
     RerankResult,
     as_candidates,
     as_documents,
+    check_text,
+    has_visible_text,
 )
 from rerank.scorer import CrossEncoderScorer
-from rerank.sentences import split_sentences
-from rerank.validation import check_query, check_threshold, check_top_k
+from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES, segment_document
+from rerank.validation import check_query, check_top_k
 
-__all__ = ["DEFAULT_MODEL", "GRANULARITIES", "NLIReranker", "softmax"]
+__all__ = ["DEFAULT_FUSION_WEIGHT", "DEFAULT_GRANULARITY", "DEFAULT_MODEL", "GRANULARITIES", "NLIReranker", "softmax"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "cross-encoder/nli-deberta-v3-small"
-GRANULARITIES = ("passage", "sentence")
-# Measured on SciFact test (BM25 top-30, mini NLI model): BM25 alone nDCG@10 0.652, passage entailment order 0.222,
-# sentence-max entailment order 0.436, z(BM25) + 2 x sentence-max entailment 0.664. See README "Choosing the mode".
-DEFAULT_GRANULARITY = "sentence"
+# The README's "Choosing the mode" table (SciFact, BM25 top 30) is the measurement behind these two defaults.
 DEFAULT_FUSION_WEIGHT = 2.0
+THRESHOLDS_3_LABEL = frozenset({"min_entailment", "max_contradiction"})
+THRESHOLDS_2_LABEL = frozenset({"min_entailment"})
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _passage_sentences(document: Document) -> list[str]:
-    """The document's own sentence split (metadata["sentences"]) or the splitter's; the title when text is empty."""
-    given = document.metadata.get("sentences")
-    if isinstance(given, list) and given and all(isinstance(s, str) for s in given):
-        sentences = [s for s in given if s.strip()]
-    else:
-        sentences = split_sentences(document.text)
-    return sentences or [document.content]
+def check_template(template: object) -> str | None:
+    """A hypothesis template: None, or a str with exactly one ``{}`` and no other replacement field."""
+    if template is None:
+        return None
+    if not isinstance(template, str):
+        raise TypeError(f"hypothesis_template must be a str with one '{{}}' or None, got {type(template).__name__}")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:
+        raise ValueError(f"hypothesis_template {template!r} is not a valid format string ({error})") from None
+    if fields != [""]:
+        raise ValueError(
+            f"hypothesis_template must contain exactly one '{{}}' and no other {{...}} field, got {template!r} "
+            "(write literal braces as {{ and }})"
+        )
+    return check_text("hypothesis_template", template)
 
 
 class NLIReranker:
-    """Score, rerank and filter passages with an NLI cross-encoder.
+    """Score, rerank and filter passages with an NLI cross-encoder (implements ``rerank.Reranker``).
 
     Args:
         model: Hub id or local directory of a 2- or 3-label NLI sequence classifier, or a model already loaded
-            with ``rerank.backends.load_model`` (to share one copy between rerankers).
-        batch_size: Pairs per forward pass.
-        max_length: Token budget per pair; the premise is truncated to fit, never the hypothesis.
-        device: "cpu", "cuda", ... (torch backend).
-        threads: Intra-op threads for the backend; None keeps the library default.
+            with ``rerank.load_model`` (to share one copy between rerankers).
         granularity: "passage" scores the whole passage; "sentence" scores each sentence and takes the maximum
             entailment and maximum contradiction (the best-entailing sentence becomes the evidence).
         fusion_weight: None orders by entailment probability alone; a number w orders by
             z-normalised retriever score + w x entailment (the retriever term is 0 without retriever scores).
         hypothesis_template: Optional format string with one "{}" applied to the query, e.g. "This text is about {}.".
         labels: Label names in logit order, overriding a config whose id2label says LABEL_0, LABEL_1, ...
-        backend: "auto", "torch", ...; precision: "fp32", "bf16", "int8" where the backend supports it.
-        show_progress: Show a progress bar when scoring takes more than one batch.
-        cache: Optional rerank.cache.ScoreCache; pairs already scored under the same model, backend, precision and
-            max_length are answered from it.
+        title: At sentence granularity, how a document's title is scored: "sentence" (one more segment),
+            "prefix" (prepended to each sentence) or "ignore" (only when the text is empty); see rerank.segmenter.
+        options: A ``rerank.ModelOptions``; keyword options (``backend``, ``precision``, ``device``, ``threads``,
+            ``batch_size``, ``max_length``, ``show_progress``, ``cache``) are applied on top of it.
 
     Example:
-        >>> reranker = NLIReranker("path/to/nli-model")  # doctest: +SKIP
+        >>> reranker = NLIReranker("path/to/nli-model", batch_size=16)  # doctest: +SKIP
         >>> results = reranker.rerank("Aspirin prevents heart attacks.", ["Aspirin cut infarctions by 40%.", "..."])
         >>> [(r.rank, r.scores.entailment, r.kept) for r in results]  # doctest: +SKIP
     """
+
+    columns = NLI_COLUMNS
 
     def __init__(
         self,
         model: str | LoadedModel = DEFAULT_MODEL,
         *,
-        batch_size: int = 32,
-        max_length: int = 512,
-        device: str = "cpu",
-        threads: int | None = None,
         granularity: str = DEFAULT_GRANULARITY,
         fusion_weight: float | None = DEFAULT_FUSION_WEIGHT,
         hypothesis_template: str | None = None,
         labels: Sequence[str] | Mapping[int, str] | None = None,
-        backend: str = "auto",
-        precision: str = "fp32",
-        show_progress: bool = True,
-        cache: ScoreCache | None = None,
+        title: str = DEFAULT_TITLE,
+        options: ModelOptions | None = None,
+        **option_values: Any,
     ):
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-        if fusion_weight is not None and (isinstance(fusion_weight, bool) or not np.isfinite(fusion_weight)):
+        if title not in TITLE_MODES:
+            raise ValueError(f"title must be one of {TITLE_MODES}, got {title!r}")
+        if fusion_weight is not None and (
+            isinstance(fusion_weight, bool)
+            or not isinstance(fusion_weight, (int, float))
+            or not np.isfinite(fusion_weight)
+        ):
             raise ValueError(f"fusion_weight must be a finite number or None, got {fusion_weight!r}")
-        if hypothesis_template is not None and hypothesis_template.count("{}") != 1:
-            raise ValueError(f"hypothesis_template must contain exactly one '{{}}', got {hypothesis_template!r}")
         self.granularity = granularity
-        self.fusion_weight = fusion_weight
-        self.hypothesis_template = hypothesis_template
-        self._scorer = CrossEncoderScorer(
-            model, batch_size=batch_size, max_length=max_length, device=device, threads=threads,
-            backend=backend, precision=precision, show_progress=show_progress, cache=cache,
-        )  # fmt: skip
+        self.title = title
+        self.fusion_weight = None if fusion_weight is None else float(fusion_weight)
+        self.hypothesis_template = check_template(hypothesis_template)
+        self._scorer = CrossEncoderScorer(model, options, **option_values)
         self.label_map = self._label_map(labels)
+        self.head = NLIHead(self.label_map)
 
     def _label_map(self, labels: Sequence[str] | Mapping[int, str] | None) -> LabelMap:
         loaded = self._scorer.model
@@ -134,27 +138,53 @@ class NLIReranker:
         return label_map
 
     @property
-    def model(self):
+    def model(self) -> LoadedModel:
         return self._scorer.model
+
+    @property
+    def options(self) -> ModelOptions:
+        """The runtime options in force (max_length capped at the model's positions)."""
+        return self._scorer.options
 
     @property
     def truncated_pairs(self) -> int:
         """How many premises have been truncated to max_length so far."""
         return self._scorer.truncated_pairs
 
+    @property
+    def thresholds(self) -> frozenset[str]:
+        """min_entailment, and max_contradiction for 3-label models."""
+        return THRESHOLDS_3_LABEL if self.label_map.has_contradiction else THRESHOLDS_2_LABEL
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of every setting that changes a score (see rerank.fingerprint); fusion weight and thresholds,
+        which only reorder or filter, are not part of it."""
+        return fingerprint({
+            "reranker": "nli", "scorer": self._scorer.fingerprint, "head": self.head.identity(),
+            "granularity": self.granularity, "title": self.title if self.granularity == "sentence" else None,
+            "template": self.hypothesis_template,
+        })  # fmt: skip
+
     def hypothesis(self, query: str) -> str:
         return self.hypothesis_template.format(query) if self.hypothesis_template else query
 
+    def segments(self, document: Document) -> list[str]:
+        """The premises one document becomes at this granularity (one model pair each)."""
+        return [segment.text for segment in segment_document(document, self.granularity, self.title)]
+
     def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
+        if len(premises) != len(hypotheses):
+            raise ValueError(f"got {len(premises)} premises but {len(hypotheses)} hypotheses")
         for name, texts in (("premise", premises), ("hypothesis", hypotheses)):
             for position, text in enumerate(texts):
                 if not isinstance(text, str):
                     raise TypeError(f"{name} at position {position} must be a str, got {type(text).__name__}")
-                if not text.strip():
+                if not has_visible_text(text):
                     raise ValueError(f"{name} at position {position} is empty")
-        logits = self._scorer.logits(list(premises), list(hypotheses))
-        return to_nli_columns(softmax(logits.astype(np.float64)), self.label_map)
+                check_text(f"{name} at position {position}", text)
+        return self.head(self._scorer.logits(list(premises), list(hypotheses)))
 
     def score(self, query: str, documents: Sequence[Document | str]) -> np.ndarray:
         """Probabilities (n, 3), columns entailment, neutral, contradiction, one row per document in input order.
@@ -170,24 +200,42 @@ class NLIReranker:
         check_scorable(documents)
         if not documents:
             return np.empty((0, 3)), []
+        split = [segment_document(document, self.granularity, self.title) for document in documents]
+        flat = [segment.text for segments in split for segment in segments]
+        pair_scores = self.score_pairs(flat, [hypothesis] * len(flat))
         if self.granularity == "passage":
-            premises = [document.content for document in documents]
-            return self.score_pairs(premises, [hypothesis] * len(premises)), [None] * len(documents)
-        split = [_passage_sentences(document) for document in documents]
-        flat = [sentence for sentences in split for sentence in sentences]
-        sentence_scores = self.score_pairs(flat, [hypothesis] * len(flat))
-        rows, evidence, start = np.empty((len(documents), 3)), [], 0
-        for i, sentences in enumerate(split):
-            block = sentence_scores[start : start + len(sentences)]
-            start += len(sentences)
+            return pair_scores, [None] * len(documents)
+        rows, start = np.empty((len(documents), 3)), 0
+        evidence: list[Evidence | None] = []
+        for i, segments in enumerate(split):
+            block = pair_scores[start : start + len(segments)]
+            start += len(segments)
             best = int(block[:, 0].argmax())
             entailment, contradiction = block[:, 0].max(), block[:, 2].max()
             total = entailment + contradiction
             if total > 1.0:
                 entailment, contradiction = entailment / total, contradiction / total
             rows[i] = (entailment, max(0.0, 1.0 - entailment - contradiction), contradiction)
-            evidence.append(Evidence(sentence=sentences[best], index=best, entailment=float(block[best, 0])))
+            evidence.append(
+                Evidence(sentence=segments[best].text, index=segments[best].sentence, entailment=float(block[best, 0]))
+            )
         return rows, evidence
+
+    def order_values(self, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
+        """Entailment, or z(retriever score) + fusion_weight x entailment when fusion is on."""
+        entailment = np.asarray(scores, dtype=np.float64).reshape(len(candidates), 3)[:, 0]
+        if self.fusion_weight is None:
+            return entailment
+        return fused_scores([c.retriever_score for c in candidates], entailment, self.fusion_weight)
+
+    def check_thresholds(self, **given: Any) -> dict[str, float]:
+        """The set thresholds, validated (see rerank.contract.check_thresholds)."""
+        if given.get("max_contradiction") is not None and not self.label_map.has_contradiction:
+            raise ValueError(
+                f"max_contradiction needs a 3-label NLI model; {self.model.source!r} has 2 labels "
+                "(entailment / not entailment) and cannot tell contradiction from neutral"
+            )
+        return check_thresholds(self.thresholds, given, f"NLIReranker({self.model.source!r})")
 
     def rerank(
         self,
@@ -205,25 +253,17 @@ class NLIReranker:
         Raises:
             ValueError: Empty query, NaN or out-of-range thresholds, max_contradiction on a 2-label model.
         """
-        min_entailment = check_threshold("min_entailment", min_entailment)
-        max_contradiction = check_threshold("max_contradiction", max_contradiction)
+        limits = self.check_thresholds(min_entailment=min_entailment, max_contradiction=max_contradiction)
         top_k = check_top_k(top_k)
-        if max_contradiction is not None and not self.label_map.has_contradiction:
-            raise ValueError(
-                f"max_contradiction needs a 3-label NLI model; {self.model.source!r} has 2 labels "
-                "(entailment / not entailment) and cannot tell contradiction from neutral"
-            )
+        check_query(query)
         candidates = as_candidates(candidates)
         scores, evidence = self._score_with_evidence(query, [candidate.document for candidate in candidates])
-        if self.fusion_weight is None:
-            order_by = scores[:, 0]
-        else:
-            order_by = fused_scores([c.retriever_score for c in candidates], scores[:, 0], self.fusion_weight)
+        order_by = self.order_values(candidates, scores)
         kept = np.ones(len(candidates), dtype=bool)
-        if min_entailment is not None:
-            kept &= scores[:, 0] >= min_entailment
-        if max_contradiction is not None:
-            kept &= scores[:, 2] <= max_contradiction
+        if "min_entailment" in limits:
+            kept &= scores[:, 0] >= limits["min_entailment"]
+        if "max_contradiction" in limits:
+            kept &= scores[:, 2] <= limits["max_contradiction"]
         return [
             RerankResult(
                 candidate=candidates[i],

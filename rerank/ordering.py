@@ -6,15 +6,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rerank.records import Candidate, Document
+from rerank.records import Candidate, Document, has_visible_text
 
 __all__ = ["check_scorable", "result_order"]
 
 
 def check_scorable(documents: Sequence[Document]) -> None:
-    """Raise ValueError naming the first document with nothing to score."""
+    """Raise ValueError naming the first document with nothing to score (blank or invisible characters only)."""
     for document in documents:
-        if not document.content.strip():
+        if not has_visible_text(document.content):
             raise ValueError(f"document {document.id!r} has no text to score")
 
 

@@ -13,26 +13,37 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "Candidate",
     "Document",
     "Evidence",
     "NLIScores",
+    "RankedResult",
     "RelevanceResult",
     "RerankResult",
     "SourceScore",
     "as_candidates",
     "as_documents",
+    "check_text",
+    "has_visible_text",
+    "join_title",
 ]
 
 # Tolerance on the sum of the three probabilities: softmax outputs in float32 sum to 1 within ~1e-6.
 PROBABILITY_SUM_TOLERANCE = 1e-4
+
+
+def join_title(title: str, text: str) -> str:
+    """ "Title. Text": a full stop is added after a title that does not end in . ! ? or :."""
+    separator = " " if title[-1] in ".!?:" else ". "
+    return f"{title}{separator}{text}"
 
 
 class _Record(BaseModel):
@@ -45,7 +56,8 @@ class Document(_Record):
     Attributes:
         id: Unique identifier within its corpus.
         text: The passage body.
-        title: Optional title; the reranker reads it as the passage's first sentence.
+        title: Optional title; passage granularity reads "Title. Text"; sentence granularity follows the reranker's
+            ``title`` setting (see rerank.segmenter).
         metadata: Free-form JSON-like data carried along untouched.
     """
 
@@ -59,15 +71,19 @@ class Document(_Record):
     def _id_not_empty(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("document id must be a non-empty string")
-        return value
+        return check_text("document id", value)
+
+    @field_validator("text", "title")
+    @classmethod
+    def _valid_unicode(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else check_text(f"document {info.field_name}", value)
 
     @property
     def content(self) -> str:
         """Title and text joined as the reranker reads them ("Title. Text")."""
         if self.title and self.title.strip():
             title = self.title.strip()
-            separator = " " if title[-1] in ".!?:" else ". "
-            return f"{title}{separator}{self.text}" if self.text.strip() else title
+            return join_title(title, self.text) if self.text.strip() else title
         return self.text
 
 
@@ -125,58 +141,110 @@ class NLIScores(_Record):
 
 
 class Evidence(_Record):
-    """The sentence of a passage that best entails the hypothesis (sentence granularity only)."""
+    """The segment of a passage that best entails the hypothesis (sentence granularity only)."""
 
     sentence: str
-    index: int = Field(ge=0, description="0-based index of the sentence in the passage's sentence split")
+    index: int | None = Field(
+        ge=0,
+        description="0-based index of the sentence in the document's sentence split (rerank.segmenter); None for a "
+        "segment that is none of its sentences, such as the title scored on its own",
+    )
     entailment: float = Field(ge=0.0, le=1.0)
 
 
-class RerankResult(_Record):
-    """A candidate after NLI reranking.
+class RankedResult(_Record):
+    """One ranked candidate: what every reranker and ``Pipeline.search`` return (retrieval-only results included).
 
     Attributes:
         candidate: The candidate as it came from the retriever.
-        scores: NLI probabilities (for sentence granularity: max entailment and max contradiction over sentences).
-        score: The value the results are ordered by (entailment, or the fused score when fusion is on).
-        rank: 1-based position after reranking; filtered-out candidates are ranked after every kept one.
-        kept: False when a threshold (min_entailment / max_contradiction) filtered the candidate out.
-        evidence: The best-entailing sentence when sentences were scored, else None.
+        score: The value the results are ordered by; for retrieval-only results the retriever's score (None when
+            the candidate came without one).
+        rank: 1-based position; filtered-out candidates are ranked after every kept one.
+        kept: False when a threshold filtered the candidate out.
     """
 
     candidate: Candidate
+    score: float | None
+    rank: int = Field(ge=1)
+    kept: bool = True
+
+    @property
+    def document(self) -> Document:
+        return self.candidate.document
+
+
+class RerankResult(RankedResult):
+    """A candidate after NLI reranking.
+
+    Attributes:
+        scores: NLI probabilities (for sentence granularity: max entailment and max contradiction over sentences).
+        score: The value the results are ordered by (entailment, or the fused score when fusion is on).
+        evidence: The best-entailing sentence when sentences were scored, else None.
+    """
+
     scores: NLIScores
     score: float
-    rank: int = Field(ge=1)
-    kept: bool = True
     evidence: Evidence | None = None
 
-    @property
-    def document(self) -> Document:
-        return self.candidate.document
 
-
-class RelevanceResult(_Record):
+class RelevanceResult(RankedResult):
     """A candidate after relevance (1-logit cross-encoder) reranking; ``score`` is the sigmoid probability."""
 
-    candidate: Candidate
     score: float = Field(ge=0.0, le=1.0)
-    rank: int = Field(ge=1)
-    kept: bool = True
 
-    @property
-    def document(self) -> Document:
-        return self.candidate.document
+
+def check_text(name: str, value: str) -> str:
+    """Raise ValueError when ``value`` holds a lone surrogate, which no tokenizer or UTF-8 file can take."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} holds an unpaired surrogate {value[error.start]!r} at character {error.start}; "
+            "text must be valid Unicode (decode bytes with errors='replace' first)"
+        ) from None
+    return value
+
+
+def has_visible_text(text: str) -> bool:
+    """True when ``text`` has a character that is neither whitespace nor an invisible format character
+    (zero-width space, joiners, BOM, soft hyphen: Unicode category Cf)."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
+
+
+def _unique(items: list, what: str) -> list:
+    seen: dict[str, int] = {}
+    for position, item in enumerate(items):
+        document = item.document if isinstance(item, Candidate) else item
+        if document.id in seen:
+            raise ValueError(
+                f"duplicate document id {document.id!r} among the {what} (positions {seen[document.id]} and "
+                f"{position}); ids must be unique within a call (plain strings get their position as id, which can "
+                "collide with a Document's)"
+            )
+        seen[document.id] = position
+    return items
+
+
+def _check_sequence(items: object, accepted: str) -> None:
+    if isinstance(items, (str, bytes)):
+        what = "a single string" if isinstance(items, str) else "bytes"
+        raise TypeError(f"expected a list of {accepted}, got {what}; wrap it in a list")
+    if isinstance(items, Mapping):
+        raise TypeError(
+            f"expected a list of {accepted}, got a {type(items).__name__} (iterating it would score its keys); "
+            "pass list(your_dict.values()) or build Document(id=..., text=...) objects"
+        )
 
 
 def as_documents(items: Iterable[Document | str]) -> list[Document]:
     """Accept documents or plain strings; strings get their position ("0", "1", ...) as id.
 
     Raises:
-        TypeError: An item is neither a Document nor a str (None included), naming its position and type.
+        TypeError: A single string or a dict instead of a list, or an item that is neither a Document nor a str
+            (None included), naming its position and type.
+        ValueError: Two documents with the same id.
     """
-    if isinstance(items, (str, bytes)):
-        raise TypeError("expected a list of documents or strings, got a single string; wrap it in a list")
+    _check_sequence(items, "documents or strings")
     documents = []
     for position, item in enumerate(items):
         if isinstance(item, Document):
@@ -187,17 +255,17 @@ def as_documents(items: Iterable[Document | str]) -> list[Document]:
             documents.append(item.document)
         else:
             raise TypeError(f"document at position {position} must be a Document or str, got {type(item).__name__}")
-    return documents
+    return _unique(documents, "documents")
 
 
 def as_candidates(items: Iterable[Candidate | Document | str]) -> list[Candidate]:
     """Accept candidates, documents or strings; the latter two get their input order as retriever rank.
 
     Raises:
-        TypeError: An item is of another type, naming its position and type.
+        TypeError: A single string or a dict instead of a list, or an item of another type, naming its position.
+        ValueError: Two candidates with the same document id.
     """
-    if isinstance(items, (str, bytes)):
-        raise TypeError("expected a list of candidates, documents or strings, got a single string")
+    _check_sequence(items, "candidates, documents or strings")
     candidates = []
     for position, item in enumerate(items):
         if isinstance(item, Candidate):
@@ -209,4 +277,4 @@ def as_candidates(items: Iterable[Candidate | Document | str]) -> list[Candidate
             raise TypeError(
                 f"candidate at position {position} must be a Candidate, Document or str, got {type(item).__name__}"
             )
-    return candidates
+    return _unique(candidates, "candidates")

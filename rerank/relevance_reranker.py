@@ -7,54 +7,69 @@ split into fake entailment/neutral/contradiction columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from rerank.backends import LoadedModel
-from rerank.cache import ScoreCache
+from rerank.contract import check_thresholds
+from rerank.fingerprint import fingerprint
+from rerank.head import RELEVANCE_COLUMNS, RelevanceHead
+from rerank.options import ModelOptions
 from rerank.ordering import check_scorable, result_order
 from rerank.records import Candidate, Document, RelevanceResult, as_candidates, as_documents
 from rerank.scorer import CrossEncoderScorer
-from rerank.validation import check_query, check_threshold, check_top_k
+from rerank.validation import check_query, check_top_k
 
 __all__ = ["RelevanceReranker"]
+
+THRESHOLDS = frozenset({"min_score"})
 
 
 class RelevanceReranker:
     """Score and rerank passages with a relevance cross-encoder (query first, passage second, as such models are
-    trained).
+    trained); implements ``rerank.Reranker``.
+
+    Args:
+        model: Hub id, local directory, or a model already loaded with ``rerank.load_model``.
+        options: A ``rerank.ModelOptions``; keyword options (``batch_size=16``, ...) are applied on top of it.
 
     Example:
         >>> reranker = RelevanceReranker("path/to/ms-marco-MiniLM-L-12-v2")  # doctest: +SKIP
         >>> reranker.rerank("what lowers blood pressure", ["Salt raises it.", "Diuretics lower it."])  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        model: str | LoadedModel,
-        *,
-        batch_size: int = 32,
-        max_length: int = 512,
-        device: str = "cpu",
-        threads: int | None = None,
-        backend: str = "auto",
-        precision: str = "fp32",
-        show_progress: bool = True,
-        cache: ScoreCache | None = None,
-    ):
-        self._scorer = CrossEncoderScorer(
-            model, batch_size=batch_size, max_length=max_length, device=device, threads=threads,
-            backend=backend, precision=precision, show_progress=show_progress, cache=cache,
-        )  # fmt: skip
+    columns = RELEVANCE_COLUMNS
+    thresholds = THRESHOLDS
+
+    def __init__(self, model: str | LoadedModel, *, options: ModelOptions | None = None, **option_values: Any):
+        self._scorer = CrossEncoderScorer(model, options, **option_values)
         if self._scorer.model.num_logits != 1:
             raise ValueError(
                 f"model {self._scorer.model.source!r} has {self._scorer.model.num_logits} output logits; "
                 "RelevanceReranker needs a 1-logit relevance cross-encoder (use NLIReranker for NLI models)"
             )
+        self.head = RelevanceHead()
 
     @property
-    def model(self):
+    def model(self) -> LoadedModel:
         return self._scorer.model
+
+    @property
+    def options(self) -> ModelOptions:
+        return self._scorer.options
+
+    @property
+    def truncated_pairs(self) -> int:
+        return self._scorer.truncated_pairs
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({"reranker": "relevance", "scorer": self._scorer.fingerprint, "head": self.head.identity()})
+
+    def segments(self, document: Document) -> list[str]:
+        """A relevance model reads the whole passage ("Title. Text")."""
+        return [document.content]
 
     def score(self, query: str, documents: Sequence[Document | str]) -> np.ndarray:
         """Relevance probabilities (n,) in input order."""
@@ -63,7 +78,14 @@ class RelevanceReranker:
         check_scorable(documents)
         # Relevance models are trained on (query, passage) pairs, the reverse of the NLI order.
         logits = self._scorer.logits([d.content for d in documents], [query] * len(documents), query_first=True)
-        return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+        return self.head(logits)
+
+    def order_values(self, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
+        """The relevance probability itself."""
+        return np.asarray(scores, dtype=np.float64).reshape(len(candidates))
+
+    def check_thresholds(self, **given: Any) -> dict[str, float]:
+        return check_thresholds(self.thresholds, given, f"RelevanceReranker({self.model.source!r})")
 
     def rerank(
         self,
@@ -73,12 +95,13 @@ class RelevanceReranker:
         min_score: float | None = None,
     ) -> list[RelevanceResult]:
         """Order candidates by relevance (ties to the better retriever rank); below ``min_score`` is not kept."""
-        min_score = check_threshold("min_score", min_score)
+        limits = self.check_thresholds(min_score=min_score)
         top_k = check_top_k(top_k)
         candidates = as_candidates(candidates)
         scores = self.score(query, [c.document for c in candidates])
-        kept = scores >= min_score if min_score is not None else np.ones(len(candidates), dtype=bool)
+        order_by = self.order_values(candidates, scores)
+        kept = scores >= limits["min_score"] if limits else np.ones(len(candidates), dtype=bool)
         return [
             RelevanceResult(candidate=candidates[i], score=float(scores[i]), rank=rank, kept=bool(kept[i]))
-            for rank, i in enumerate(result_order(scores, kept, candidates, top_k), start=1)
+            for rank, i in enumerate(result_order(order_by, kept, candidates, top_k), start=1)
         ]

@@ -1,16 +1,18 @@
-"""Machinery shared by every cross-encoder reranker: model loading, pair validation, batching, truncation count."""
+"""Machinery shared by every cross-encoder reranker: model loading, batching, the logit cache, truncation count."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from rerank.backends import LoadedModel, load_model
 from rerank.batching import encode_pairs, run_batches
 from rerank.cache import ScoreCache
-from rerank.validation import check_positive_int
+from rerank.fingerprint import fingerprint
+from rerank.options import ModelOptions, check_loaded, resolve_options
 
 __all__ = ["CrossEncoderScorer"]
 
@@ -24,47 +26,63 @@ CHARS_PER_TOKEN_BOUND = 32
 class CrossEncoderScorer:
     """Loads a cross-encoder once and turns (premise, hypothesis) pairs into raw logits.
 
+    Args:
+        model: Hub id or local directory, or a LoadedModel (``rerank.load_model``) to share one copy; options that
+            decide loading (backend, precision, device, threads) must then agree with it.
+        options: A ModelOptions; keyword ``overrides`` (``batch_size=16``, ...) are applied on top of it.
+
     Attributes:
         model: The LoadedModel (tokenizer, runner, labels).
+        options: The ModelOptions in force (max_length capped at the model's positions).
         cache: Optional ScoreCache shared by any number of scorers; None scores every pair.
         truncated_pairs: Running count of scored (not cached) pairs whose premise was cut to fit max_length.
     """
 
-    def __init__(
-        self,
-        model: str | LoadedModel,
-        *,
-        batch_size: int = 32,
-        max_length: int = 512,
-        device: str = "cpu",
-        threads: int | None = None,
-        backend: str = "auto",
-        precision: str = "fp32",
-        show_progress: bool = True,
-        cache: ScoreCache | None = None,
-    ):
-        if cache is not None and not isinstance(cache, ScoreCache):
-            raise TypeError(f"cache must be a rerank.cache.ScoreCache or None, got {type(cache).__name__}")
-        self.cache = cache
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        max_length = check_positive_int("max_length", max_length)
+    def __init__(self, model: str | LoadedModel, options: ModelOptions | None = None, **overrides: Any):
+        options = resolve_options(options, overrides)
         if isinstance(model, LoadedModel):
+            check_loaded(options, model)
             self.model = model
         elif isinstance(model, str) and model.strip():
-            self.model = load_model(model, backend=backend, precision=precision, device=device, threads=threads)
+            self.model = load_model(
+                model, backend=options.backend, precision=options.precision, device=options.device,
+                threads=options.threads,
+            )  # fmt: skip
         else:
             raise TypeError(f"model must be a hub id or a directory path (non-empty str), got {model!r}")
-        if self.model.max_positions and max_length > self.model.max_positions:
+        if self.model.max_positions and options.max_length > self.model.max_positions:
             logger.warning(
                 "max_length %d exceeds the model's %d positions; using %d",
-                max_length,
+                options.max_length,
                 self.model.max_positions,
                 self.model.max_positions,
             )
-            max_length = self.model.max_positions
-        self.max_length = max_length
-        self.show_progress = show_progress
+            options = options.model_copy(update={"max_length": self.model.max_positions})
+        self.options = options
         self.truncated_pairs = 0
+        self._truncation_logged = False
+
+    @property
+    def cache(self) -> ScoreCache | None:
+        return self.options.cache
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
+
+    @property
+    def max_length(self) -> int:
+        return self.options.max_length
+
+    @property
+    def show_progress(self) -> bool:
+        return self.options.show_progress
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of what decides a pair's logits: the weights, backend, precision and max_length."""
+        return fingerprint({"weights": self.model.fingerprint, "backend": self.backend, "precision": self.precision,
+                            "max_length": self.max_length})  # fmt: skip
 
     @property
     def backend(self) -> str:
@@ -87,10 +105,10 @@ class CrossEncoderScorer:
             return np.empty((0, self.model.num_logits), dtype=np.float32)
         if self.cache is None:
             return self._run(passages, queries, query_first)
-        order = "query-first" if query_first else "passage-first"
-        fingerprint, backend, precision = self.model.fingerprint, self.backend, self.precision
-        keys = [ScoreCache.key(fingerprint, backend, precision, self.max_length, passage, query, order)
-                for passage, query in zip(passages, queries, strict=True)]  # fmt: skip
+        order, identity = ("query-first" if query_first else "passage-first"), self.fingerprint
+        keys = [
+            ScoreCache.key(identity, order, passage, query) for passage, query in zip(passages, queries, strict=True)
+        ]
         cached = self.cache.get_many(keys)
         todo: dict[bytes, int] = {}
         for index, (key, row) in enumerate(zip(keys, cached, strict=True)):
@@ -111,9 +129,13 @@ class CrossEncoderScorer:
         truncated = int((encoded.truncated | np.array([len(p) > limit for p in passages])).sum())
         if truncated:
             self.truncated_pairs += truncated
-            logger.warning(
-                "%d of %d passages were truncated to max_length=%d tokens", truncated, len(passages), self.max_length
-            )
+            # Warn once per scorer; later calls log at debug level (the running count is truncated_pairs).
+            log = logger.debug if self._truncation_logged else logger.warning
+            log(
+                "%d of %d passages were truncated to max_length=%d tokens (%d so far; reranker.truncated_pairs has "
+                "the running count)", truncated, len(passages), self.max_length, self.truncated_pairs,
+            )  # fmt: skip
+            self._truncation_logged = True
         return run_batches(
             encoded,
             self.model.runner,

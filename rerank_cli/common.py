@@ -1,4 +1,8 @@
-"""Options and helpers shared by subcommands."""
+"""Options and helpers shared by subcommands.
+
+The runtime flags (--backend, --precision, --device, --threads, --batch-size, --max-length) are built from the
+fields of ``rerank.ModelOptions``, so their defaults and rules are written once, in that model.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,32 @@ import json
 import sys
 from typing import Any
 
-from rerank.nli_reranker import DEFAULT_FUSION_WEIGHT, DEFAULT_GRANULARITY, DEFAULT_MODEL, GRANULARITIES
+from rerank.contract import Reranker, check_thresholds
+from rerank.nli_reranker import DEFAULT_FUSION_WEIGHT, DEFAULT_MODEL, check_template
+from rerank.options import ModelOptions, resolve_options
+from rerank.records import RankedResult, RerankResult
+from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES
+from rerank.validation import check_threshold
 
 __all__ = ["add_reranker_options", "build_reranker", "print_json", "score_fields", "thresholds"]
+
+# ModelOptions fields offered as flags; show_progress follows each command's own --no-progress, cache is Python-only.
+OPTION_FLAGS = ("backend", "precision", "device", "threads", "batch_size", "max_length")
+THRESHOLD_FLAGS = ("min_entailment", "max_contradiction", "min_score")
 
 
 def _fusion_weight(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
+
+
+def _add_option_flags(group: argparse._ArgumentGroup) -> None:
+    for name in OPTION_FLAGS:
+        field = ModelOptions.model_fields[name]
+        kind = int if name in {"threads", "batch_size", "max_length"} else str
+        shown = "the library's" if field.default is None else field.default
+        group.add_argument(
+            "--" + name.replace("_", "-"), type=kind, default=None, help=f"{field.description} (default {shown})"
+        )
 
 
 def add_reranker_options(
@@ -27,6 +50,9 @@ def add_reranker_options(
     group.add_argument(*model_flags, dest="model", default=model_default, help=model_help)
     group.add_argument("--granularity", choices=GRANULARITIES, default=DEFAULT_GRANULARITY)
     group.add_argument(
+        "--title", choices=TITLE_MODES, default=DEFAULT_TITLE, help="how titles are scored at sentence granularity"
+    )
+    group.add_argument(
         "--fusion-weight",
         type=_fusion_weight,
         default=DEFAULT_FUSION_WEIGHT,
@@ -36,46 +62,55 @@ def add_reranker_options(
         "--template", default=None, help="hypothesis template with one {}, e.g. 'This text is about {}.'"
     )
     group.add_argument("--labels", nargs="+", default=None, help="label names in logit order, for LABEL_0.. configs")
-    group.add_argument("--batch-size", type=int, default=32)
-    group.add_argument("--max-length", type=int, default=512)
-    group.add_argument("--backend", default="auto")
-    group.add_argument("--precision", default="fp32")
-    group.add_argument("--threads", type=int, default=None)
-    group.add_argument("--min-entailment", type=float, default=None)
-    group.add_argument("--max-contradiction", type=float, default=None)
+    _add_option_flags(group)
+    group.add_argument("--min-entailment", type=float, default=None, help="NLI models: keep entailment >= this")
+    group.add_argument("--max-contradiction", type=float, default=None, help="3-label NLI: keep contradiction <= this")
+    group.add_argument("--min-score", type=float, default=None, help="relevance models: keep score >= this")
 
 
-def build_reranker(args: argparse.Namespace, *, show_progress: bool = True):
-    """An NLIReranker for an NLI model, or a RelevanceReranker when the model has a single logit."""
-    from rerank.backends import load_model
+def model_options(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
+    """The ModelOptions the flags ask for (unset flags keep the model's defaults); raises ValueError naming a bad one."""
+    given = {name: getattr(args, name) for name in OPTION_FLAGS if getattr(args, name, None) is not None}
+    return resolve_options(None, {**given, "show_progress": show_progress})
+
+
+def given_thresholds(args: argparse.Namespace) -> dict[str, float]:
+    """The threshold flags that are set, each checked as a probability (before any model is loaded)."""
+    values = {name: check_threshold(name, getattr(args, name, None)) for name in THRESHOLD_FLAGS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> Reranker:
+    """An NLIReranker for an NLI model, or a RelevanceReranker when the model has a single logit.
+
+    Every flag is checked before the model loads (seconds), so a typo fails at once.
+    """
+    from rerank.loading import load_model
     from rerank.nli_reranker import NLIReranker
     from rerank.relevance_reranker import RelevanceReranker
 
-    loaded = load_model(args.model, backend=args.backend, precision=args.precision, threads=args.threads)
-    options = {"batch_size": args.batch_size, "max_length": args.max_length, "show_progress": show_progress}
+    options = model_options(args, show_progress=show_progress)
+    given_thresholds(args)
+    check_template(args.template)
+    loaded = load_model(
+        args.model, backend=options.backend, precision=options.precision, device=options.device, threads=options.threads
+    )
     if loaded.num_logits == 1:
-        return RelevanceReranker(loaded, **options)
+        return RelevanceReranker(loaded, options=options)
     return NLIReranker(
-        loaded, granularity=args.granularity, fusion_weight=args.fusion_weight,
-        hypothesis_template=args.template, labels=args.labels, **options,
+        loaded, granularity=args.granularity, title=args.title, fusion_weight=args.fusion_weight,
+        hypothesis_template=args.template, labels=args.labels, options=options,
     )  # fmt: skip
 
 
-def thresholds(args: argparse.Namespace, reranker: Any) -> dict[str, float]:
-    """Threshold keyword arguments for reranker.rerank, refusing NLI thresholds on a relevance model."""
-    given = {
-        k: v
-        for k, v in (("min_entailment", args.min_entailment), ("max_contradiction", args.max_contradiction))
-        if v is not None
-    }
-    if given and not hasattr(reranker, "label_map"):
-        raise ValueError(f"{sorted(given)} need an NLI model; {args.model!r} is a relevance cross-encoder")
-    return given
+def thresholds(args: argparse.Namespace, reranker: Reranker) -> dict[str, float]:
+    """Threshold keyword arguments for reranker.rerank, refusing those the reranker does not accept."""
+    return check_thresholds(reranker.thresholds, given_thresholds(args), f"model {args.model!r}")
 
 
-def score_fields(result: Any) -> dict[str, Any]:
+def score_fields(result: RankedResult) -> dict[str, Any]:
     """An NLI result's probabilities (and evidence sentence), or a relevance result's score, as JSON fields."""
-    if not hasattr(result, "scores"):
+    if not isinstance(result, RerankResult):
         return {"relevance": result.score}
     fields = result.scores.model_dump()
     if result.evidence is not None:

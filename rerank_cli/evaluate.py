@@ -15,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rerank_cli.common import add_reranker_options, build_reranker
+from rerank.nli_reranker import NLIReranker
+from rerank_cli.common import add_reranker_options, build_reranker, thresholds
 
 DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 RETRIEVERS = ("bm25", "dense", "hybrid")
@@ -142,11 +143,10 @@ def _scorer(reranker, cache: str | None, *, several: bool = False):
 def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, depths: list[int], show: bool):
     """One SystemRun per rerank depth (deepest first, so the others are served from the cache) and the deepest
     depth's scores."""
-    from eval import SystemRun, entailment_key, fused_key, relevance_key, rerank_run, score_all
+    from eval import SystemRun, rerank_run, reranker_key, score_all
 
-    is_nli = hasattr(reranker, "label_map")
-    weight = getattr(reranker, "fusion_weight", None)
-    key = relevance_key if not is_nli else (entailment_key if weight is None else fused_key(weight))
+    is_nli = isinstance(reranker, NLIReranker)
+    key = reranker_key(reranker)
     systems, deepest = [], None
     with _scorer(reranker, args.cache, several=len(depths) > 1) as scorer:
         for depth in depths:
@@ -155,7 +155,7 @@ def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, de
                 deepest = scored
             seconds = {q: retrieved.seconds[q] + scored.seconds[q] for q in queries}
             name = f"{args.retriever}+{Path(args.model).name}" + (f"@{depth}" if len(depths) > 1 else "")
-            mode = f", granularity={reranker.granularity}, fusion_weight={weight}" if is_nli else ""
+            mode = f", granularity={reranker.granularity}, fusion_weight={reranker.fusion_weight}" if is_nli else ""
             notes = f"depth={depth}{mode}"
             systems.append(SystemRun(name, rerank_run(retrieved, scored, key), seconds, sum(scored.pairs.values()),
                                      sum(scored.seconds.values()), notes))  # fmt: skip
@@ -190,9 +190,9 @@ def run(args: argparse.Namespace) -> int:
     filter_report = None
     if args.model:
         reranker = build_reranker(args, show_progress=False)
-        filtering = args.min_entailment is not None or args.max_contradiction is not None
-        if filtering and not hasattr(reranker, "label_map"):
-            raise ValueError("--min-entailment/--max-contradiction need an NLI model")
+        filtering = bool(thresholds(args, reranker))
+        if filtering and not isinstance(reranker, NLIReranker):
+            raise ValueError("filtering metrics need an NLI model (--min-entailment/--max-contradiction)")
         reranked, deepest = _reranked_systems(args, reranker, queries, retrieved, depths, show)
         systems += reranked
         if filtering:
@@ -228,7 +228,7 @@ def run_nli(args: argparse.Namespace) -> int:
     from eval import evaluate_nli, load_nli_tsv
 
     reranker = build_reranker(args, show_progress=not args.no_progress)
-    if not hasattr(reranker, "label_map"):
+    if not isinstance(reranker, NLIReranker):
         raise ValueError(f"{args.model!r} is a relevance cross-encoder (one logit); eval-nli needs an NLI model")
     reports = {}
     print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")

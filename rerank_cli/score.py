@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"query": args.query, "model": args.model, "results": rows})
         return 0
-    nli = "entailment" in rows[0] if rows else True
+    nli = "entailment" in reranker.columns
     header = "rank  kept  entail  neutral  contra  document" if nli else "rank  kept  relevance  document"
     print(header)
     for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rerank.records import RankedResult, RelevanceResult, RerankResult
 from rerank_cli.common import add_reranker_options, build_reranker, print_json, score_fields, thresholds
 
 
@@ -46,22 +47,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(result) -> dict:
-    if not hasattr(result, "candidate"):  # retrieval only: a Candidate
-        return {
-            "rank": result.retriever_rank,
-            "id": result.document.id,
-            "score": result.retriever_score,
-            "text": result.document.content,
-        }
+def _row(result: RankedResult) -> dict:
     row = {
         "rank": result.rank,
         "id": result.document.id,
-        "kept": result.kept,
         "score": result.score,
-        "retriever_rank": result.candidate.retriever_rank,
         "text": result.document.content,
     }
-    if hasattr(result, "scores"):  # a relevance result's score is already in "score"
+    if isinstance(result, (RerankResult, RelevanceResult)):
+        row.update(kept=result.kept, retriever_rank=result.candidate.retriever_rank)
+    if isinstance(result, RerankResult):  # a relevance result's score is already in "score"
         row.update(score_fields(result))
     return row

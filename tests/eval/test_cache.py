@@ -69,7 +69,7 @@ def test_empty_documents_and_bad_wrapped_object(tmp_path):
     assert scores.shape == (0, 3) and (seconds, pairs) == (0.0, 0)
     with pytest.raises(TypeError, match="score\\(query, documents\\)"):
         CachedScorer(object(), tmp_path / "c.sqlite", fingerprint="f")
-    with pytest.raises(TypeError, match=r"no model\.fingerprint"):
+    with pytest.raises(TypeError, match=r"has no fingerprint"):
         CachedScorer(CountingScorer(), tmp_path / "c.sqlite")
 
 
@@ -79,7 +79,7 @@ def test_real_reranker_cached_scores_match_and_fingerprint_tracks_options(mini_n
     passage = NLIReranker(mini_nli_model, granularity="passage", fusion_weight=None, show_progress=False)
     sentence = NLIReranker(mini_nli_model, granularity="sentence", fusion_weight=None, show_progress=False)
     assert scorer_fingerprint(passage) != scorer_fingerprint(sentence)
-    docs = [Document(id="1", text="A man plays a guitar on stage. The crowd cheers."), "Nobody is playing music."]
+    docs = [Document(id="a", text="A man plays a guitar on stage. The crowd cheers."), "Nobody is playing music."]
     scorer = CachedScorer(sentence, tmp_path / "c.sqlite")
     direct = sentence.score("A man is playing an instrument.", docs)
     cold, _, pairs = scorer.score_timed("A man is playing an instrument.", docs)

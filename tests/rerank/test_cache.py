@@ -35,15 +35,23 @@ def loaded(tiny_deberta_dir):
 
 
 def test_key_separates_every_field():
-    base = ("fp", "torch", "fp32", 512, "premise", "hypothesis", "passage-first")
+    base = ("fingerprint", "passage-first", "premise", "hypothesis")
     keys = {ScoreCache.key(*base)}
-    for position, other in enumerate(("fp2", "onnx", "int8", 256, "premise2", "hypothesis2", "query-first")):
+    for position, other in enumerate(("fingerprint2", "query-first", "premise2", "hypothesis2")):
         changed = list(base)
         changed[position] = other
         keys.add(ScoreCache.key(*changed))
-    assert len(keys) == 8
+    assert len(keys) == 5
     # field boundaries are length-prefixed: moving text between premise and hypothesis is another key
-    assert ScoreCache.key("f", "b", "p", 1, "ab", "c", "o") != ScoreCache.key("f", "b", "p", 1, "a", "bc", "o")
+    assert ScoreCache.key("f", "o", "ab", "c") != ScoreCache.key("f", "o", "a", "bc")
+
+
+def test_scorer_fingerprint_covers_weights_backend_precision_and_max_length(loaded):
+    base = CrossEncoderScorer(loaded, show_progress=False)
+    same = CrossEncoderScorer(loaded, show_progress=False, batch_size=3)
+    shorter = CrossEncoderScorer(loaded, show_progress=False, max_length=64)
+    assert base.fingerprint == same.fingerprint, "batch size does not change a score"
+    assert shorter.fingerprint != base.fingerprint
 
 
 def test_lru_eviction_and_counters():
@@ -84,7 +92,7 @@ def test_put_many_length_mismatch():
 
 
 def test_scorer_rejects_a_non_cache(loaded):
-    with pytest.raises(TypeError, match="ScoreCache"):
+    with pytest.raises(ValueError, match="cache"):
         CrossEncoderScorer(loaded, cache={})
 
 

@@ -67,7 +67,7 @@ def test_pipeline_argument_checks():
         Pipeline(ListRetriever(TEXTS), reranker=object())
     with pytest.raises(ValueError, match="k must be >= 1"):
         Pipeline(ListRetriever(TEXTS), k=0)
-    with pytest.raises(ValueError, match="thresholds need a reranker"):
+    with pytest.raises(ValueError, match="does not apply to a pipeline without a reranker"):
         Pipeline(ListRetriever(TEXTS), min_entailment=0.5)
     with pytest.raises(ValueError, match="query is empty"):
         Pipeline(ListRetriever(TEXTS)).search("")
