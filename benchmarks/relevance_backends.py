@@ -37,7 +37,7 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     from eval import load_beir
     from rerank import RelevanceReranker
-    from rerank.backends import choose_backend
+    from rerank.loading import choose_backend
 
     data = load_beir(args.dataset, "test")
     passages = [document.content for document in data.corpus[: args.passages]]

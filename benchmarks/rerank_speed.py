@@ -192,8 +192,9 @@ def profile(spec: dict) -> dict:
     graph's time by operator type (OpenVINO performance counters or onnxruntime's profiler)."""
     from collections import Counter
 
-    from rerank.backends import files, load_model
+    from rerank.backends import files
     from rerank.batching import encode_pairs, run_batches
+    from rerank.loading import load_model
 
     pairs = json.loads(Path(spec["pairs"]).read_text(encoding="utf-8"))
     queries = [[tuple(p) for p in query] for query in pairs["scifact"][:4]]
@@ -349,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 
-    from rerank.backends import AUTO_ORDER, choose_backend
+    from rerank.backends import AUTO_ORDER
+    from rerank.loading import choose_backend
 
     setup = prepare(args)
     pairs = json.loads(Path(setup["pairs"]).read_text(encoding="utf-8"))

@@ -1,24 +1,31 @@
 """Inference backends behind one protocol; heavy packages are imported only when a backend is loaded.
 
-``backend="auto"`` takes the first installed backend in ``AUTO_ORDER`` that can run the model *as given* at the
-requested precision and device, judged from file names alone (no timing, no conversion at load time): an exported
-directory (openvino_model.xml or model.onnx) goes to OpenVINO, then onnxruntime, except an ONNX graph quantized
-dynamically for onnxruntime (MatMulInteger), which goes to onnxruntime first; PyTorch weights and hub ids go to torch.
-Naming ``backend="onnx"`` or ``"openvino"`` for PyTorch weights exports them once into a cache directory.
+Each backend loads a model *as given* (torch: a hub id or a directory of PyTorch weights; onnx / openvino: a graph
+file or a directory holding one) and never converts it. Choosing a backend and converting a model for it (export,
+quantization) happen one layer up, in rerank.loading. This package holds the registry both use.
+
+Imports go one way: rerank.loading and rerank.export build on the backends; nothing here imports them (except the
+temporary ``load_model`` / ``choose_backend`` shims below, inside their bodies).
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 
-from rerank.backends import files
 from rerank.backends.base import BatchRunner, LoadedModel
-from rerank.errors import MissingDependencyError
 
-__all__ = ["AUTO_ORDER", "BACKENDS", "DYNAMIC_INT8_ORDER", "BatchRunner", "LoadedModel", "choose_backend", "load_model"]
+__all__ = [
+    "AUTO_ORDER",
+    "BACKENDS",
+    "DYNAMIC_INT8_ORDER",
+    "BatchRunner",
+    "LoadedModel",
+    "choose_backend",
+    "is_installed",
+    "load_model",
+]
 
-# name -> (module implementing load(), package that must be importable, pip extra that installs it)
+# name -> (module implementing can_load(), check_options() and load(), package that must be importable, pip extra)
 BACKENDS: dict[str, tuple[str, str, str]] = {
     "torch": ("rerank.backends.torch_backend", "torch", "nli-rerank"),
     "onnx": ("rerank.backends.onnx_backend", "onnxruntime", "nli-rerank[onnx]"),
@@ -33,47 +40,28 @@ AUTO_ORDER: tuple[str, ...] = ("openvino", "onnx", "torch")
 DYNAMIC_INT8_ORDER: tuple[str, ...] = ("onnx", "openvino", "torch")
 
 
-def _installed(backend: str) -> bool:
+def is_installed(backend: str) -> bool:
+    """True when the package ``backend`` needs can be imported (checked without importing it).
+
+    Raises:
+        KeyError: ``backend`` is not in BACKENDS.
+    """
     return importlib.util.find_spec(BACKENDS[backend][1]) is not None
 
 
 def choose_backend(model: str, *, precision: str = "fp32", device: str = "cpu") -> str:
-    """The backend ``backend="auto"`` uses: the first in AUTO_ORDER (DYNAMIC_INT8_ORDER for an onnxruntime
-    dynamic-int8 graph) that is installed and can run ``model`` as given.
+    """Deprecated location of rerank.loading.choose_backend."""
+    # shim: callers move to rerank.loading
+    from rerank.loading import choose_backend as choose
 
-    Raises:
-        MissingDependencyError: No backend is installed.
-        ValueError: No installed backend can run this model at this precision on this device.
-    """
-    graph = None if files.find_openvino(model) else files.find_onnx(model)
-    order = DYNAMIC_INT8_ORDER if graph is not None and files.is_dynamic_int8_onnx(graph) else AUTO_ORDER
-    available = [name for name in order if _installed(name)]
-    if not available:
-        raise MissingDependencyError("no inference backend is installed: pip install 'nli-rerank'")
-    for name in available:
-        if importlib.import_module(BACKENDS[name][0]).can_load(model, precision, device):
-            return name
-    raise ValueError(
-        f"no installed backend ({', '.join(available)}) can run {model!r} at precision={precision!r} on "
-        f"device={device!r}; name a backend explicitly, or export the model first (`rerank export --help`)"
-    )
+    return choose(model, precision=precision, device=device)
 
 
 def load_model(
     model: str, *, backend: str = "auto", precision: str = "fp32", device: str = "cpu", threads: int | None = None
 ) -> LoadedModel:
-    """Load a cross-encoder with the requested backend.
+    """Deprecated location of rerank.loading.load_model."""
+    # shim: callers move to rerank.loading
+    from rerank.loading import load_model as load
 
-    Raises:
-        ValueError: Unknown backend name (the message lists the valid ones).
-        MissingDependencyError: The backend's package is not installed (the message names the pip extra).
-    """
-    if backend == "auto":
-        backend = choose_backend(model, precision=precision, device=device)
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {['auto', *BACKENDS]}")
-    module_name, package, extra = BACKENDS[backend]
-    if not _installed(backend):
-        raise MissingDependencyError(f"backend {backend!r} needs the {package!r} package: pip install '{extra}'")
-    module = importlib.import_module(module_name)
-    return module.load(model, precision=precision, device=device, threads=threads)
+    return load(model, backend=backend, precision=precision, device=device, threads=threads)

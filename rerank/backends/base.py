@@ -6,16 +6,13 @@ mapping happen once, in the reranker, so every backend gives answers that differ
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["BatchRunner", "LoadedModel", "directory_fingerprint"]
+__all__ = ["BatchRunner", "LoadedModel"]
 
 
 @runtime_checkable
@@ -48,7 +45,11 @@ class LoadedModel:
         id2label: Label names by logit position, from the model config (empty when the model has no config).
         max_positions: Longest input the model accepts, or None when unknown.
         runner: The backend's batch runner.
-        fingerprint: Stable identity of the weights, for cache keys.
+        fingerprint: Identity of the weights, for cache keys: a hash of the bytes of the files that define the
+            model, or ``hub:org/name@<commit>`` for a hub id (see rerank.backends.fingerprint).
+        extra: Backend details (the graph file and its manifest for exported models).
+        device: The device it was loaded for ("cpu", "cuda", ...), as asked.
+        threads: The intra-op thread count it was loaded with, or None for the backend's default.
     """
 
     source: str
@@ -59,16 +60,5 @@ class LoadedModel:
     runner: BatchRunner
     fingerprint: str
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def directory_fingerprint(directory: str | Path, source: str) -> str:
-    """Hash of a model directory's config and the names and sizes of its files (cheap, no weight reading)."""
-    directory = Path(directory)
-    digest = hashlib.sha256(source.encode())
-    if directory.is_dir():
-        entries = sorted((p.name, p.stat().st_size) for p in directory.iterdir() if p.is_file())
-        digest.update(json.dumps(entries).encode())
-        config = directory / "config.json"
-        if config.is_file():
-            digest.update(config.read_bytes())
-    return digest.hexdigest()[:16]
+    device: str = "cpu"
+    threads: int | None = None

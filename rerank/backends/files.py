@@ -3,6 +3,9 @@
 A directory is one of three formats: Hugging Face weights (config.json + model.safetensors / pytorch_model.bin),
 an ONNX graph (model.onnx, optionally with config.json) or an OpenVINO IR (openvino_model.xml + .bin). The exported
 ones carry the tokenizer files and a manifest.json saying how they were made (see rerank.export).
+
+This module sits at the bottom of the backends: it imports no backend, and nothing from rerank.export or
+rerank.loading.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rerank.backends.base import LoadedModel, directory_fingerprint
+from rerank.backends.base import LoadedModel
 from rerank.errors import ModelLoadError
 
 __all__ = [
@@ -26,6 +29,8 @@ __all__ = [
     "is_dynamic_int8_onnx",
     "load_tokenizer",
     "loaded_from_graph",
+    "looks_like_path",
+    "model_not_found",
     "read_config",
     "read_manifest",
 ]
@@ -176,14 +181,28 @@ def export_cache_dir() -> Path:
     return Path(base) / "nli-rerank"
 
 
+def looks_like_path(model: str) -> bool:
+    """True for what can only be a filesystem path (a hub id is "name" or "org/name")."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def model_not_found(model: str, reason: Exception | str) -> ModelLoadError:
+    """The error for a model that is neither a readable directory nor loadable from the hub or its cache."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+    where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub or its cache"
+    return ModelLoadError(
+        f"could not load model {model!r}: not a local directory, and not found in {where} ({reason}). "
+        "Pass a local model directory instead (NLIReranker(model='path/to/model'), or --model PATH on the "
+        f"command line), or download it once with network access: huggingface-cli download {model}"
+    )
+
+
 def check_exportable(model: str, wanted: str) -> None:
     """Raise unless ``model`` is a hub id or a directory of PyTorch weights (what rerank.export can convert).
 
     Raises:
         ModelLoadError: A path that does not exist, or a directory with neither ``wanted`` nor weights.
     """
-    from rerank.backends.torch_backend import looks_like_path, model_not_found
-
     expanded = os.path.expanduser(model)
     if os.path.isdir(expanded):
         if not has_hf_weights(expanded):
@@ -196,8 +215,27 @@ def check_exportable(model: str, wanted: str) -> None:
         raise model_not_found(model, "no such directory")
 
 
-def loaded_from_graph(model: str, graph: Path, directory: Path, runner, num_logits: int) -> LoadedModel:
-    """The LoadedModel for a graph file and the directory holding its tokenizer and optional config."""
+def no_graph(model: str, backend: str, wanted: str, fmt: str) -> ModelLoadError:
+    """The error of a graph backend given something that is not a graph (it loads graphs as given, never converts)."""
+    return ModelLoadError(
+        f"{model!r} holds no {wanted}; the {backend} backend runs graphs as given. Export one with `rerank export "
+        f"{model} --format {fmt} --out DIR`, or load it with rerank.loading.load_model(..., backend={backend!r}), "
+        "which exports PyTorch weights once into a cache"
+    )
+
+
+def loaded_from_graph(
+    model: str,
+    graph: Path,
+    runner,
+    num_logits: int,
+    *,
+    fingerprint: str,
+    device: str,
+    threads: int | None,
+) -> LoadedModel:
+    """The LoadedModel for a graph file, its tokenizer and optional config (in the graph's model_directory)."""
+    directory = model_directory(graph)
     config = read_config(directory)
     tokenizer = load_tokenizer(directory)
     id2label = config_labels(config)
@@ -223,6 +261,8 @@ def loaded_from_graph(model: str, graph: Path, directory: Path, runner, num_logi
         id2label=id2label,
         max_positions=max_positions(config, tokenizer),
         runner=runner,
-        fingerprint=directory_fingerprint(directory, f"{graph.name}:{model}"),
+        fingerprint=fingerprint,
         extra={"graph": str(graph), "manifest": read_manifest(directory)},
+        device=device,
+        threads=threads,
     )

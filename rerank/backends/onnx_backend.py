@@ -1,9 +1,10 @@
-"""ONNX Runtime backend (CPU): runs a directory with model.onnx, or exports PyTorch weights to one on first use.
+"""ONNX Runtime backend (CPU): runs an ONNX graph as given (the file, DIR/model.onnx or DIR/onnx/model.onnx).
 
-Precisions: "fp32" runs the graph as stored; "int8" runs a dynamically quantized copy (int8 weights, activations
-quantized per batch), made once and cached when the stored graph is fp32. A graph that is already quantized (such as
-an int8 export) runs as int8 whatever was asked, since it cannot be un-quantized; ``runner.precision`` says so.
-onnxruntime has no bf16 CPU kernels worth using (it would insert casts around fp32 kernels), so "bf16" is refused.
+It never exports or quantizes: rerank.loading.load_model does that first (a cached export of PyTorch weights, a
+cached dynamically quantized copy of an fp32 graph for precision="int8") and hands this backend the result.
+Precisions: "fp32" runs an fp32 graph; "int8" needs a quantized graph. A graph that is already quantized runs as
+int8 whatever was asked, since it cannot be un-quantized; ``runner.precision`` says so. onnxruntime has no bf16 CPU
+kernels worth using (it would insert casts around fp32 kernels), so "bf16" is refused.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 
 from rerank.backends import files
 from rerank.backends.base import LoadedModel
+from rerank.backends.fingerprint import graph_fingerprint
 from rerank.errors import ModelLoadError
 
-__all__ = ["PRECISIONS", "can_load", "graph_precision", "load"]
+__all__ = ["PRECISIONS", "can_load", "check_options", "graph_precision", "load"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,28 +83,8 @@ def session_options(threads: int | None):
     return options
 
 
-def _prepare(model: str, precision: str) -> Path:
-    """The ONNX file to run: the given one, a cached int8 copy of it, or a cached export of PyTorch weights."""
-    graph = files.find_onnx(model)
-    if graph is None:
-        files.check_exportable(model, "model.onnx")
-        from rerank.export import cached_export
-
-        return files.find_onnx(cached_export(model, format="onnx", quantize="int8" if precision == "int8" else None))
-    if precision == "int8" and graph_precision(graph) == "fp32":
-        from rerank.export import cached_quantized_onnx
-
-        return cached_quantized_onnx(graph)
-    return graph
-
-
-def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
-    """Load ``model`` (a directory or file with model.onnx, or a hub id / directory of PyTorch weights to export).
-
-    Raises:
-        ValueError: A precision other than fp32/int8, or a device other than cpu.
-        ModelLoadError: A missing, damaged or tokenizer-less model.
-    """
+def check_options(precision: str, device: str) -> None:
+    """Raise ValueError for a precision other than fp32/int8 or a device other than cpu."""
     if precision not in PRECISIONS:
         raise ValueError(
             f"the onnx backend supports precision {PRECISIONS}, got {precision!r} (onnxruntime has no fast bf16 CPU "
@@ -110,15 +92,34 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
         )
     if device != "cpu":
         raise ValueError(f"the onnx backend runs on the CPU only, got device={device!r}; use backend='torch'")
+
+
+def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
+    """Load the ONNX graph ``model`` names (the file, DIR/model.onnx or DIR/onnx/model.onnx), as given.
+
+    Raises:
+        ValueError: A precision other than fp32/int8, a device other than cpu, or int8 asked of an fp32 graph.
+        ModelLoadError: No graph, or a damaged or tokenizer-less one.
+    """
+    check_options(precision, device)
+    graph = files.find_onnx(model)
+    if graph is None:
+        raise files.no_graph(
+            model, "onnx", "ONNX graph (looked for the .onnx file, DIR/model.onnx, DIR/onnx/model.onnx)", "onnx"
+        )
     import onnxruntime as ort
 
-    graph = _prepare(model, precision)
     stored = graph_precision(graph)
+    if precision == "int8" and stored == "fp32":
+        raise ValueError(
+            f"{graph} is an fp32 graph and the onnx backend runs graphs as given: quantize it once with `rerank "
+            f"export {model} --format onnx --quantize int8 --out DIR`, or load it with rerank.loading.load_model, "
+            "which keeps a quantized copy in its cache"
+        )
     if stored != precision:
         logger.info(
             "%s is an %s graph; running it as %s (a quantized graph cannot be un-quantized)", graph, stored, stored
         )
-    directory = files.model_directory(graph)
     try:
         session = ort.InferenceSession(str(graph), session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph/... exceptions
@@ -126,7 +127,15 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
             f"onnxruntime could not load {graph}: {error}. re-create it with `rerank export MODEL --format onnx`"
         ) from error
     runner = OnnxRunner(session, stored)
-    return files.loaded_from_graph(model, graph, directory, runner, output_width(session))
+    return files.loaded_from_graph(
+        model,
+        graph,
+        runner,
+        output_width(session),
+        fingerprint=graph_fingerprint(graph),
+        device=device,
+        threads=threads,
+    )
 
 
 def output_width(session) -> int:

@@ -1,4 +1,7 @@
-"""OpenVINO backend (CPU): runs an OpenVINO IR (openvino_model.xml) or an ONNX graph, or exports PyTorch weights.
+"""OpenVINO backend (CPU): runs an OpenVINO IR (openvino_model.xml) or an ONNX graph as given.
+
+It never exports: rerank.loading.load_model exports PyTorch weights once into a cache and hands this backend the
+result.
 
 Precisions: "fp32" pins OpenVINO's inference precision to f32 (on CPUs with AMX it would otherwise pick bf16 by
 itself); "bf16" asks for bf16 and needs a CPU that has it (OpenVINO reports BF16 among the CPU's optimization
@@ -18,9 +21,10 @@ import numpy as np
 
 from rerank.backends import files
 from rerank.backends.base import LoadedModel
+from rerank.backends.fingerprint import graph_fingerprint
 from rerank.errors import ModelLoadError
 
-__all__ = ["PRECISIONS", "can_load", "cpu_supports_bf16", "graph_precision", "load"]
+__all__ = ["PRECISIONS", "can_load", "check_options", "cpu_supports_bf16", "graph_precision", "load"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,23 +107,8 @@ class OpenVINORunner:
             return np.array(result[self._output], dtype=np.float32, copy=True)
 
 
-def _prepare(model: str) -> Path:
-    graph = files.find_openvino(model) or files.find_onnx(model)
-    if graph is not None:
-        return graph
-    files.check_exportable(model, f"{files.OPENVINO_FILE} or {files.ONNX_FILE}")
-    from rerank.export import cached_export
-
-    return files.find_openvino(cached_export(model, format="openvino"))
-
-
-def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
-    """Load ``model``: a directory or file with openvino_model.xml or model.onnx, or PyTorch weights to export.
-
-    Raises:
-        ValueError: An unknown precision, bf16 on a CPU without it, int8 for an fp32 graph, or a non-CPU device.
-        ModelLoadError: A missing, damaged or tokenizer-less model.
-    """
+def check_options(precision: str, device: str) -> None:
+    """Raise ValueError for an unknown precision, bf16 on a CPU without it, or a non-CPU device."""
     if precision not in PRECISIONS:
         raise ValueError(f"the openvino backend supports precision {PRECISIONS}, got {precision!r}")
     if device != "cpu":
@@ -129,9 +118,21 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
             "precision='bf16' needs a CPU with bf16 support (AVX-512 BF16 or AMX); OpenVINO reports none on this "
             "machine, where bf16 would only be emulated. Use precision='fp32' or 'int8'"
         )
+
+
+def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
+    """Load ``model`` as given: a directory or file with openvino_model.xml or model.onnx.
+
+    Raises:
+        ValueError: An unknown precision, bf16 on a CPU without it, int8 for an fp32 graph, or a non-CPU device.
+        ModelLoadError: No graph, or a damaged or tokenizer-less one.
+    """
+    check_options(precision, device)
+    graph = files.find_openvino(model) or files.find_onnx(model)
+    if graph is None:
+        raise files.no_graph(model, "openvino", f"{files.OPENVINO_FILE} or {files.ONNX_FILE}", "openvino")
     import openvino as ov
 
-    graph = _prepare(model)
     ov_model = _read(graph)
     stored = graph_precision(ov_model)
     if precision == "int8" and stored != "int8":
@@ -150,7 +151,9 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
     runner = OpenVINORunner(compiled, run_as)
     width = ov_model.output(0).get_partial_shape()[-1]
     num_logits = width.get_length() if width.is_static else _probe_width(runner)
-    return files.loaded_from_graph(model, graph, files.model_directory(graph), runner, num_logits)
+    return files.loaded_from_graph(
+        model, graph, runner, num_logits, fingerprint=graph_fingerprint(graph), device=device, threads=threads
+    )
 
 
 def _probe_width(runner: OpenVINORunner) -> int:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
 from rerank.backends import files
-from rerank.backends.base import LoadedModel, directory_fingerprint
+from rerank.backends.base import LoadedModel
+from rerank.backends.files import looks_like_path, model_not_found
+from rerank.backends.fingerprint import hub_fingerprint, weights_fingerprint
 from rerank.errors import ModelLoadError
 
-__all__ = ["PRECISIONS", "can_load", "load"]
+__all__ = ["PRECISIONS", "can_load", "check_options", "load"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +32,6 @@ def can_load(model: str, precision: str, device: str) -> bool:
         return False
     graph_only = files.find_onnx(model) is not None or files.find_openvino(model) is not None
     return not graph_only or files.has_hf_weights(model)
-
-
-def looks_like_path(model: str) -> bool:
-    """True for what can only be a filesystem path (a hub id is "name" or "org/name")."""
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
-
-
-def model_not_found(model: str, reason: Exception | str) -> ModelLoadError:
-    """The error for a model that is neither a readable directory nor loadable from the hub or its cache."""
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
-    where = "the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "the Hugging Face hub or its cache"
-    return ModelLoadError(
-        f"could not load model {model!r}: not a local directory, and not found in {where} ({reason}). "
-        "Pass a local model directory instead (NLIReranker(model='path/to/model'), or --model PATH on the "
-        f"command line), or download it once with network access: huggingface-cli download {model}"
-    )
 
 
 class TorchRunner:
@@ -77,6 +62,12 @@ class TorchRunner:
         return logits.float().cpu().numpy()
 
 
+def check_options(precision: str, device: str) -> None:
+    """Raise ValueError for a precision this backend does not run (any torch device is accepted)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"the torch backend supports precision {PRECISIONS}, got {precision!r}")
+
+
 def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: int | None = None) -> LoadedModel:
     """Load a cross-encoder by hub id or directory.
 
@@ -84,8 +75,7 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
         ModelLoadError: The model is neither a directory nor available from the hub/cache.
         ValueError: An unsupported precision.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"the torch backend supports precision {PRECISIONS}, got {precision!r}")
+    check_options(precision, device)
     import torch
     from sentence_transformers import CrossEncoder
 
@@ -109,7 +99,6 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
     )
     if getattr(config, "type_vocab_size", 1) == 0 and "token_type_ids" in input_names:
         input_names = tuple(name for name in input_names if name != "token_type_ids")
-    local_dir = expanded if os.path.isdir(expanded) else getattr(config, "_name_or_path", "")
     return LoadedModel(
         source=model,
         tokenizer=tokenizer,
@@ -117,5 +106,22 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
         id2label={int(k): str(v) for k, v in (config.id2label or {}).items()},
         max_positions=getattr(config, "max_position_embeddings", None),
         runner=TorchRunner(hf_model, precision, input_names),
-        fingerprint=directory_fingerprint(Path(local_dir), model) if local_dir else model,
+        fingerprint=_fingerprint(model, expanded),
+        device=device,
+        threads=threads,
     )
+
+
+def _fingerprint(model: str, expanded: str) -> str:
+    """The weights' content fingerprint for a directory; ``hub:<id>@<commit>`` of the local snapshot for a hub id."""
+    if os.path.isdir(expanded):
+        return weights_fingerprint(expanded)
+    found = hub_fingerprint(model)
+    if found is None:
+        logger.warning(
+            "found no local snapshot of %r in the Hugging Face cache; its cache keys name the id only, so scores "
+            "cached for an older revision would be reused",
+            model,
+        )
+        return f"hub:{model}"
+    return found

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rerank.backends import AUTO_ORDER, BACKENDS, DYNAMIC_INT8_ORDER, choose_backend, files, load_model
+from rerank.backends import AUTO_ORDER, BACKENDS, DYNAMIC_INT8_ORDER, files
 from rerank.errors import MissingDependencyError, ModelLoadError
+from rerank.loading import choose_backend, load_model
 from rerank.nli_reranker import NLIReranker, softmax
 from rerank.relevance_reranker import RelevanceReranker
 from rerank.scorer import CrossEncoderScorer
@@ -92,7 +93,7 @@ def test_missing_package_names_the_extra(monkeypatch):
 
 def test_import_rerank_loads_no_backend_package():
     code = (
-        "import sys, rerank, rerank.backends, rerank.cache, rerank.export, rerank.backends.files, "
+        "import sys, rerank, rerank.backends, rerank.cache, rerank.export, rerank.loading, rerank.backends.files, "
         "rerank.backends.onnx_backend, rerank.backends.openvino_backend, rerank.backends.torch_backend\n"
         "print(sorted(m for m in ('torch', 'onnxruntime', 'openvino', 'onnx', 'nncf') if m in sys.modules))"
     )
