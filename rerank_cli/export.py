@@ -31,7 +31,12 @@ def register(subparsers) -> None:
     parser.add_argument("--labels", nargs="+", default=None, help="label names in logit order, written to config.json")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     parser.add_argument("--out", required=True, help="directory to create")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it holds an earlier `rerank export` (anything else is refused and left untouched); "
+        "the old export is removed only once the new one is written and verified",
+    )
     parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
     parser.set_defaults(run=run)
 

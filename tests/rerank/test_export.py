@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rerank.backends import load_model
-from rerank.export import export_model, read_pairs_tsv
+from rerank.export import ExportError, export_model, read_pairs_tsv
+from rerank.loading import load_model
 from rerank.nli_reranker import NLIReranker
 from rerank_cli.main import main
 
@@ -138,3 +138,66 @@ def test_read_pairs_tsv(tmp_path):
     path.write_text("only one column\n")
     with pytest.raises(ValueError, match="expected premise<TAB>hypothesis"):
         read_pairs_tsv(path)
+
+
+def test_retraining_in_place_makes_a_new_cached_export(export_cache, tiny_onnx_dir, tiny_deberta_dir, tmp_path):
+    """The export cache keys by the weights' content: a copy of the same bytes reuses the export, new bytes under
+    the same names and sizes get their own."""
+    import shutil
+
+    model = tmp_path / "retrained"
+    shutil.copytree(tiny_deberta_dir, model)
+    same = load_model(str(model), backend="onnx")
+    assert Path(same.extra["graph"]).parent == tiny_onnx_dir and same.source == str(model)
+    weights = model / "model.safetensors"
+    size = weights.stat().st_size
+    with weights.open("r+b") as handle:  # the last bytes are tensor data
+        handle.seek(-4, 2)
+        handle.write(b"\x00\x00\x80\x3f")
+    assert weights.stat().st_size == size
+    retrained = load_model(str(model), backend="onnx")
+    assert Path(retrained.extra["graph"]).parent not in {tiny_onnx_dir, None}
+    assert Path(retrained.extra["graph"]).parent.parent == export_cache
+    assert retrained.fingerprint != same.fingerprint
+
+
+def test_overwrite_refuses_what_export_did_not_write(tmp_path, tiny_onnx_dir, capsys):
+    foreign = tmp_path / "bm25-index"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text('{"kind": "bm25", "documents": 5183}')
+    (foreign / "index.npz").write_bytes(b"\x00" * 64)
+    plain = tmp_path / "notes.txt"
+    plain.write_text("keep me")
+    before = {path.name: path.read_bytes() for path in foreign.iterdir()}
+    for target in (foreign, plain):
+        with pytest.raises(FileExistsError, match=rf"refusing to overwrite {target}"):
+            export_model(str(tiny_onnx_dir), target, overwrite=True)
+    assert main(["export", str(tiny_onnx_dir), "--out", str(foreign), "--overwrite"]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in foreign.iterdir()} == before
+    assert plain.read_text() == "keep me"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bm25-index", "notes.txt"], "no staging left"
+
+
+def test_overwrite_replaces_an_earlier_export_only_once_verified(tmp_path, tiny_onnx_dir, monkeypatch):
+    from rerank.export import verify
+
+    out = export_model(str(tiny_onnx_dir), tmp_path / "nli-onnx")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format_name"] == "nli-rerank-export"
+
+    monkeypatch.setattr(verify, "FP32_TOLERANCE", -1.0)  # every graph now fails the parity check
+    with pytest.raises(ExportError, match="nothing was written"):
+        export_model(str(tiny_onnx_dir), out, labels=["neutral", "entailment", "contradiction"], overwrite=True)
+    assert json.loads((out / "manifest.json").read_text()) == manifest, "the old export is intact"
+    assert load_model(str(out), backend="onnx").id2label == ORDER
+    assert [path.name for path in tmp_path.iterdir()] == ["nli-onnx"], "no staging left"
+    monkeypatch.undo()
+
+    legacy = {key: value for key, value in manifest.items() if key != "format_name"}  # written before the marker
+    (out / "manifest.json").write_text(json.dumps(legacy))
+    export_model(str(tiny_onnx_dir), out, labels=["entailment", "neutral", "contradiction"], overwrite=True)
+    replaced = json.loads((out / "manifest.json").read_text())
+    assert replaced["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
+    assert load_model(str(out), backend="onnx").id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    assert [path.name for path in tmp_path.iterdir()] == ["nli-onnx"]
