@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MODEL ?= cross-encoder/nli-deberta-v3-small
 EXTRAS ?= dev,onnx,openvino,eval,demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check rerank retrievers eval rerank_cli tests examples benchmarks
 	$(VENV)/bin/ruff format --check rerank retrievers eval rerank_cli tests examples benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -53,7 +53,8 @@ def split_sentences(text: str) -> list[str]:
             continue
         # The word ends with the punctuation mark; it starts where the run of non-space characters that begins at
         # the mark in the reversed text ends.
-        word_start = len(text) - _NON_SPACE.match(reversed_text, len(text) - 1 - match.start()).end()
+        run = _NON_SPACE.match(reversed_text, len(text) - 1 - match.start())  # never None: the mark is not a space
+        word_start = len(text) - run.end() if run else match.start()
         if _is_abbreviation(text[word_start : match.start() + 1]):
             continue
         sentences.append(text[start : match.end()].strip())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrievers.bm25 import BM25Retriever
 from rerank.corpus import iter_corpus, load_corpus  # one reader for retrievers, eval and the CLI
+from retrievers.bm25 import BM25Retriever
 from retrievers.loading import load_retriever
 from retrievers.storage import IndexFormatError
 from retrievers.tokenize import Tokenizer

@@ -43,7 +43,7 @@ __all__ = ["ENGINES", "BM25Config", "BM25Retriever", "BM25Settings", "TokenizerS
 
 logger = logging.getLogger(__name__)
 
-ENGINES = {"sparse": SparseBM25, "rank-bm25": RankBM25}
+ENGINES: dict[str, type[SparseBM25 | RankBM25]] = {"sparse": SparseBM25, "rank-bm25": RankBM25}
 
 
 class BM25Settings(Settings):
@@ -86,6 +86,8 @@ class TokenizerSettings(Settings):
 
     @property
     def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:  # built by the validator; only a model_construct() copy skips it
+            self._tokenizer = Tokenizer(self.lowercase, self.stopwords, self.stemmer, self.pattern)
         return self._tokenizer
 
 

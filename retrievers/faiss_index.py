@@ -78,7 +78,7 @@ class FaissIndex:
         self.kind = kind
         self.dimension = dimension
         self.params = _check_params(kind, params)
-        self.index = None if kind in ("ivf", "ivfpq") else self._untrained(0)
+        self.index: Any = None if kind in ("ivf", "ivfpq") else self._untrained(0)  # IVF indexes are built when trained
 
     @property
     def ntotal(self) -> int:

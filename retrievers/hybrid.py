@@ -43,7 +43,7 @@ from retrievers.storage import IndexFormatError, open_directory
 __all__ = ["FUSIONS", "NORMALIZATIONS", "HybridConfig", "HybridRetriever", "HybridSettings", "minmax", "zscore"]
 
 
-def minmax(scores: Sequence[float]) -> np.ndarray:
+def minmax(scores: Sequence[float] | np.ndarray) -> np.ndarray:
     """(s - min) / (max - min); all ones when every score is equal."""
     values = np.asarray(scores, dtype=np.float64)
     spread = values.max() - values.min()
@@ -51,7 +51,7 @@ def minmax(scores: Sequence[float]) -> np.ndarray:
 
 
 # zscore is rerank.fusion's: (s - mean) / std, all zeros when every score is equal.
-NORMALIZATIONS: dict[str, Callable[[Sequence[float]], np.ndarray]] = {"minmax": minmax, "zscore": zscore}
+NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"minmax": minmax, "zscore": zscore}
 FUSIONS = ("rrf", "weighted")
 
 
@@ -157,7 +157,9 @@ class HybridRetriever:
         if self.fusion == "rrf":
             ranks = np.array([c.retriever_rank for c in candidates], dtype=np.float64)
             return weight / (self.rrf_k + ranks), 0.0
-        normalized = NORMALIZATIONS[self.normalization]([float(c.retriever_score) for c in candidates])
+        normalized = NORMALIZATIONS[self.normalization](
+            np.array([c.retriever_score for c in candidates], dtype=np.float64)
+        )
         return weight * normalized, weight * float(normalized.min())
 
     def fuse(self, lists: Mapping[str, Sequence[Candidate]], k: int) -> list[Candidate]:
@@ -179,7 +181,7 @@ class HybridRetriever:
                 first.setdefault(doc_id, candidate)
                 terms[source].setdefault(doc_id, contribution)
                 sources.setdefault(doc_id, {}).setdefault(
-                    source, SourceScore(score=float(candidate.retriever_score), rank=candidate.retriever_rank)
+                    source, SourceScore(score=candidate.retriever_score or 0.0, rank=candidate.retriever_rank)
                 )
         fused = {doc_id: sum(terms[source].get(doc_id, missing[source]) for source in terms) for doc_id in first}
         best_rank = {doc_id: min(s.rank for s in sources[doc_id].values()) for doc_id in first}

@@ -220,7 +220,7 @@ def _remove_format_1(target: Path) -> None:
     except IndexFormatError:
         return  # not a format 1 index of ours: not ours to delete
     root = os.path.realpath(target)
-    folders = set()
+    folders: set[Path] = set()
     for name in manifest.files:
         file = target / name
         if _is_ours(name.split("/")[0]) or name.split("/")[0] in {POINTER, MANIFEST}:

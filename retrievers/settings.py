@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, ValidationInfo
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 __all__ = [
     "Flag",
@@ -69,10 +69,11 @@ def _number(low: float, high: float | None = None) -> PlainValidator:
     def check(value: object, info: ValidationInfo) -> float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _wrong_type(info, "a number", value)
-        if not (math.isfinite(value) and value >= low and (high is None or value <= high)):
+        number = float(value)
+        if not (math.isfinite(number) and number >= low and (high is None or number <= high)):
             expected = f">= {low}" if high is None else f"in [{low}, {high}]"
             raise ValueError(f"{info.field_name} must be {expected}, got {value!r}")
-        return float(value)
+        return number
 
     return PlainValidator(check)
 
@@ -110,7 +111,7 @@ def one_of(choices: Collection[str], what: str) -> PlainValidator:
     """A string among ``choices``; otherwise ``unknown <what> 'x'; expected one of [...]``."""
 
     def check(value: object, info: ValidationInfo) -> str:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(choices)}")
         return value
 
@@ -126,11 +127,11 @@ Text = Annotated[str, _typed(str, "a str")]
 RelativePath = Annotated[str, PlainValidator(_relative_path)]
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error["loc"])
 
 
-def describe(error: dict[str, Any]) -> str:
+def describe(error: ErrorDetails) -> str:
     """One sentence for one pydantic error: our validators' own message, or one naming the field."""
     where = _location(error)
     value = error.get("input")

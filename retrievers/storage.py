@@ -128,7 +128,7 @@ def sha256_file(path: Path) -> str:
 def write_documents(path: Path, documents: Iterable[Document]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for document in documents:
-            record = {"id": document.id, "text": document.text, "title": document.title}
+            record: dict[str, Any] = {"id": document.id, "text": document.text, "title": document.title}
             if document.metadata:
                 record["metadata"] = document.metadata
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
