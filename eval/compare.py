@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from tqdm.auto import tqdm
 from eval.evaluate import evaluate
 from eval.runs import run_from_rankings
 from eval.significance import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_scores, paired_t_test, permutation_test
+from rerank.atomic import write_bytes_atomic, write_text_atomic
 from rerank.records import Candidate, Document, RankedResult
 
 __all__ = ["Comparison", "SystemRun", "compare", "ranking_of", "run_pipeline"]
@@ -118,10 +120,8 @@ class Comparison:
                 "systems": self.rows, "per_query": self.per_query}  # fmt: skip
 
     def save_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        return path
+        """Write ``to_dict()`` as JSON, replacing ``path`` atomically (a killed write leaves the old file)."""
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def to_markdown(self) -> str:
         """A table: each metric's mean, then the difference to the baseline with (paired t / permutation) p-values."""
@@ -163,11 +163,10 @@ class Comparison:
         axes.set_ylabel("queries")
         axes.legend()
         figure.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120)
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=120)
         plt.close(figure)
-        return path
+        return write_bytes_atomic(path, image.getvalue())
 
 
 def _percentile_ms(seconds: Mapping[str, float], q: float) -> float | None:
