@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -18,7 +19,7 @@ from rerank.records import RankedResult, RerankResult
 from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES
 from rerank.validation import check_threshold
 
-__all__ = ["add_reranker_options", "build_reranker", "print_json", "score_fields", "thresholds"]
+__all__ = ["add_reranker_options", "build_reranker", "check_reranker_flags", "print_json", "score_fields", "thresholds"]
 
 # ModelOptions fields offered as flags; show_progress follows each command's own --no-progress, cache is Python-only.
 OPTION_FLAGS = ("backend", "precision", "device", "threads", "batch_size", "max_length")
@@ -26,7 +27,15 @@ THRESHOLD_FLAGS = ("min_entailment", "max_contradiction", "min_score")
 
 
 def _fusion_weight(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+    if text.lower() == "none":
+        return None
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = math.nan
+    if not math.isfinite(weight):
+        raise argparse.ArgumentTypeError(f"expected a finite number or 'none', got {text!r}")
+    return weight
 
 
 def _add_option_flags(group: argparse._ArgumentGroup) -> None:
@@ -69,7 +78,7 @@ def add_reranker_options(
 
 
 def model_options(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
-    """The ModelOptions the flags ask for (unset flags keep the model's defaults); raises ValueError naming a bad one."""
+    """The ModelOptions the flags ask for (unset flags keep the defaults); raises ValueError naming a bad one."""
     given = {name: getattr(args, name) for name in OPTION_FLAGS if getattr(args, name, None) is not None}
     return resolve_options(None, {**given, "show_progress": show_progress})
 
@@ -78,6 +87,17 @@ def given_thresholds(args: argparse.Namespace) -> dict[str, float]:
     """The threshold flags that are set, each checked as a probability (before any model is loaded)."""
     values = {name: check_threshold(name, getattr(args, name, None)) for name in THRESHOLD_FLAGS}
     return {name: value for name, value in values.items() if value is not None}
+
+
+def check_reranker_flags(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
+    """Check every reranker flag that can be checked without the model; returns the ModelOptions they ask for.
+
+    Commands call it before reading their inputs, so a typo fails at once rather than after a corpus is loaded.
+    """
+    options = model_options(args, show_progress=show_progress)
+    given_thresholds(args)
+    check_template(args.template)
+    return options
 
 
 def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> Reranker:
@@ -89,9 +109,7 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> R
     from rerank.nli_reranker import NLIReranker
     from rerank.relevance_reranker import RelevanceReranker
 
-    options = model_options(args, show_progress=show_progress)
-    given_thresholds(args)
-    check_template(args.template)
+    options = check_reranker_flags(args, show_progress=show_progress)
     loaded = load_model(
         args.model, backend=options.backend, precision=options.precision, device=options.device, threads=options.threads
     )

@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
+from rerank.atomic import write_text_atomic
+from rerank.errors import MissingDependencyError
 from rerank.nli_reranker import NLIReranker
-from rerank_cli.common import add_reranker_options, build_reranker, thresholds
+from rerank_cli.common import add_reranker_options, build_reranker, check_reranker_flags, thresholds
 
 DEFAULT_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 RETRIEVERS = ("bm25", "dense", "hybrid")
@@ -75,6 +78,84 @@ def register(subparsers) -> None:
     nli.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_reranker_options(nli)
     nli.set_defaults(run=run_nli, granularity="passage", fusion_weight=None)
+
+
+def _check_target(flag: str, path: str, *, folder: bool) -> None:
+    """Refuse, before any work is done, an output path that cannot be written: a folder where a file is expected or
+    the reverse, a parent that is a file, or a place this user may not write to. Nothing is created here."""
+    target = Path(path)
+    if target.exists():
+        if folder != target.is_dir():
+            wanted, found = ("a folder", "a file") if folder else ("a file name", "a directory")
+            raise ValueError(f"{flag} {path} is {found}; give {wanted}")
+        if not os.access(target, os.W_OK):
+            raise ValueError(f"{flag} {path} is not writable")
+    place = target.parent if not folder or not target.exists() else target
+    while not place.exists():
+        place = place.parent
+    if not place.is_dir():
+        raise ValueError(f"{flag} {path} cannot be created: {place} is a file, not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path} cannot be written: no permission to write in {place}")
+
+
+def _check_cache(path: str | None) -> None:
+    """--cache must be a new file or a score cache written by this project (checked by opening it)."""
+    from eval import ScoreStore
+
+    if path is None:
+        return
+    _check_target("--cache", path, folder=False)
+    if Path(path).exists():
+        ScoreStore(path).close()
+
+
+def _check_plot(path: str) -> None:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        raise MissingDependencyError("--plot needs matplotlib: pip install 'nli-rerank[eval]'") from None
+    kinds = FigureCanvasAgg.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    if suffix and suffix not in kinds:
+        raise ValueError(f"--plot {path}: cannot write a .{suffix} image; use one of {sorted(kinds)}")
+    _check_target("--plot", path, folder=False)
+
+
+def _system_names(args: argparse.Namespace, depths: list[int]) -> list[str]:
+    """The names of the systems compared: the retriever, then one per rerank depth."""
+    if not args.model:
+        return [args.retriever]
+    name = f"{args.retriever}+{Path(args.model).name}"
+    return [args.retriever] + [name + (f"@{depth}" if len(depths) > 1 else "") for depth in depths]
+
+
+def _check_eval_args(args: argparse.Namespace, depths: list[int]) -> None:
+    """Every eval flag that can be checked before the dataset and the model are read; raises ValueError."""
+    from eval import resolve_metric
+
+    if args.k < 1 or min(depths) < 1:
+        raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={args.depth}")
+    if args.sample is not None and args.sample < 1:
+        raise ValueError(f"--sample must be a positive number of queries, got {args.sample}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    for metric in args.metrics:
+        resolve_metric(metric)
+    names = _system_names(args, depths)
+    if args.baseline != "retriever" and args.baseline not in names:
+        raise ValueError(f"--baseline {args.baseline!r} is not one of the systems {['retriever', *names]}")
+    if args.model:
+        check_reranker_flags(args, show_progress=False)
+    _check_cache(args.cache)
+    if args.index and not Path(args.index).is_dir():  # an existing folder is only read
+        _check_target("--index", args.index, folder=True)
+    if args.out:
+        _check_target("--out", args.out, folder=False)
+    if args.runs_dir:
+        _check_target("--runs-dir", args.runs_dir, folder=True)
+    if args.plot:
+        _check_plot(args.plot)
 
 
 def _build_retriever(args: argparse.Namespace, corpus, show_progress: bool):
@@ -154,7 +235,7 @@ def _reranked_systems(args: argparse.Namespace, reranker, queries, retrieved, de
             if deepest is None:
                 deepest = scored
             seconds = {q: retrieved.seconds[q] + scored.seconds[q] for q in queries}
-            name = f"{args.retriever}+{Path(args.model).name}" + (f"@{depth}" if len(depths) > 1 else "")
+            name = _system_names(args, depths)[1 + depths.index(depth)]
             mode = f", granularity={reranker.granularity}, fusion_weight={reranker.fusion_weight}" if is_nli else ""
             notes = f"depth={depth}{mode}"
             systems.append(SystemRun(name, rerank_run(retrieved, scored, key), seconds, sum(scored.pairs.values()),
@@ -178,21 +259,20 @@ def run(args: argparse.Namespace) -> int:
 
     show = not args.no_progress
     depths = sorted(set(args.depth or [args.k]), reverse=True)  # deepest first: the others are then cache hits
-    if args.k < 1 or min(depths) < 1:
-        raise ValueError(f"--k and --depth must be positive, got k={args.k}, depth={args.depth}")
+    _check_eval_args(args, depths)
     data = load_beir(resolve_dataset(args.dataset, show_progress=show), args.split)
     ids = sample_query_ids(data.query_ids(), args.sample, args.seed)
     queries = {qid: data.queries[qid] for qid in ids}
     qrels = {qid: data.qrels[qid] for qid in ids}
+    reranker = build_reranker(args, show_progress=False) if args.model else None  # before indexing: fail fast
+    filtering = reranker is not None and bool(thresholds(args, reranker))
+    if filtering and not isinstance(reranker, NLIReranker):
+        raise ValueError("filtering metrics need an NLI model (--min-entailment/--max-contradiction)")
     retrieved = retrieve_all(_retriever(args, data.corpus, show), queries, args.k, show_progress=show)
     base_seconds = retrieved.seconds
     systems = [SystemRun(args.retriever, retrieval_run(retrieved), base_seconds, notes=f"k={args.k}")]
     filter_report = None
-    if args.model:
-        reranker = build_reranker(args, show_progress=False)
-        filtering = bool(thresholds(args, reranker))
-        if filtering and not isinstance(reranker, NLIReranker):
-            raise ValueError("filtering metrics need an NLI model (--min-entailment/--max-contradiction)")
+    if reranker is not None:
         reranked, deepest = _reranked_systems(args, reranker, queries, retrieved, depths, show)
         systems += reranked
         if filtering:
@@ -212,8 +292,7 @@ def run(args: argparse.Namespace) -> int:
         payload = report.to_dict() | {"dataset": str(args.dataset), "split": args.split, "queries": ids}
         if filter_report is not None:
             payload["filtering"] = filter_report.to_dict()
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(args.out, json.dumps(payload, indent=1) + "\n")  # a killed write leaves the old file
         print(f"wrote {args.out}", file=sys.stderr)
     if args.runs_dir:
         for system in systems:
@@ -227,6 +306,13 @@ def run(args: argparse.Namespace) -> int:
 def run_nli(args: argparse.Namespace) -> int:
     from eval import evaluate_nli, load_nli_tsv
 
+    check_reranker_flags(args)
+    _check_cache(args.cache)
+    if args.out:
+        _check_target("--out", args.out, folder=False)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of pairs, got {args.limit}")
+    sets = [load_nli_tsv(path, limit=args.limit) for path in args.data]  # every file is read before the model loads
     reranker = build_reranker(args, show_progress=not args.no_progress)
     if not isinstance(reranker, NLIReranker):
         raise ValueError(f"{args.model!r} is a relevance cross-encoder (one logit); eval-nli needs an NLI model")
@@ -234,13 +320,11 @@ def run_nli(args: argparse.Namespace) -> int:
     print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")
     print("|---|---|---|---|---|---|")
     with _scorer(reranker, args.cache) as scorer:
-        for path in args.data:
-            examples = load_nli_tsv(path, limit=args.limit)
+        for examples in sets:
             report = evaluate_nli(examples.labels, scorer.score_pairs(examples.premises, examples.hypotheses))
             reports[examples.name] = report.to_dict()
             print(f"| {examples.name} | {report.n} | {report.accuracy:.4f} | {report.macro_f1:.4f} | "
                   f"{report.ece:.4f} | {report.brier:.4f} |")  # fmt: skip
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"model": args.model, "reports": reports}, indent=1) + "\n", "utf-8")
+        write_text_atomic(args.out, json.dumps({"model": args.model, "reports": reports}, indent=1) + "\n")
     return 0

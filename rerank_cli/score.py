@@ -17,6 +17,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rerank.records import has_visible_text
+    from rerank.validation import check_query
+
+    check_query(args.query)  # before the model loads
+    for number, doc in enumerate(args.doc, start=1):
+        if not has_visible_text(doc):
+            raise ValueError(f"--doc number {number} is empty; pass passages with text to score")
     reranker = build_reranker(args, show_progress=False)
     results = reranker.rerank(args.query, args.doc, **thresholds(args, reranker))
     rows = [_row(result) for result in results]

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from rerank.records import RankedResult, RelevanceResult, RerankResult
-from rerank_cli.common import add_reranker_options, build_reranker, print_json, score_fields, thresholds
+from rerank_cli.common import (
+    add_reranker_options,
+    build_reranker,
+    check_reranker_flags,
+    print_json,
+    score_fields,
+    thresholds,
+)
 
 
 def register(subparsers) -> None:
@@ -22,8 +29,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rerank.pipeline import Pipeline
+    from rerank.validation import check_positive_int, check_query
     from retrievers import BM25Retriever, load_corpus
 
+    check_positive_int("--k", args.k), check_positive_int("--top-k", args.top_k)  # before any file or model is read
+    for query in args.query:
+        check_query(query)
+    if not args.no_rerank:
+        check_reranker_flags(args)
     documents = load_corpus(args.corpus)
     reranker = None if args.no_rerank else build_reranker(args)
     pipeline = Pipeline(

@@ -133,3 +133,35 @@ def test_eval_thresholds_on_a_relevance_model_fail_before_scoring(tiny_beir, sha
             "--no-progress"]  # fmt: skip
     assert main(args) == 2
     assert "min_entailment does not apply" in capsys.readouterr().err
+
+
+def test_eval_out_is_replaced_atomically(tiny_beir, tmp_path, monkeypatch, capsys):
+    """A write that fails half-way (here os.replace, the atomic switch) leaves the previous file whole."""
+    import rerank.atomic
+
+    out = tmp_path / "results" / "r.json"
+    args = ["eval", "--dataset", str(tiny_beir), "--k", "5", "--out", str(out), "--no-progress", "--metrics"]
+    assert main([*args, "mrr@10"]) == 0
+    before = out.read_text()
+
+    def crash(source, target):
+        raise OSError(28, "No space left on device", str(target))
+
+    monkeypatch.setattr(rerank.atomic.os, "replace", crash)
+    assert main([*args, "ndcg@10"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"rerank eval: error: {out}: No space left on device"
+    assert out.read_text() == before and "mrr@10" in json.loads(before)["per_query"]["bm25"]
+    assert [path.name for path in out.parent.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_eval_outputs_are_checked_before_the_model_loads(tiny_beir, tiny_deberta_dir, tmp_path, monkeypatch, capsys):
+    import rerank_cli.evaluate
+
+    loaded = []
+    monkeypatch.setattr(rerank_cli.evaluate, "build_reranker", lambda *args, **kwargs: loaded.append(args))
+    for flag, target in [("--out", tmp_path), ("--runs-dir", tmp_path / "x.txt"), ("--plot", tmp_path)]:
+        (tmp_path / "x.txt").write_text("a file\n")
+        args = ["eval", "--dataset", str(tiny_beir), "--reranker", str(tiny_deberta_dir), flag, str(target)]
+        assert main([*args, "--no-progress"]) == 2
+        assert f"rerank eval: error: {flag} {target} is a" in capsys.readouterr().err
+    assert loaded == []
