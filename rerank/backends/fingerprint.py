@@ -165,7 +165,7 @@ def _digests(paths: list[Path]) -> dict[Path, str]:
                 if _trusted(stored.get(key), stat) and not _trusted(_memo.get(key), stat):
                     _memo[key] = stored[key]
             missing = [path for path, (key, stat) in stats.items() if not _trusted(_memo.get(key), stat)]
-    computed = {}
+    computed: dict[str, dict[str, Any]] = {}
     for path in missing:
         key, stat = stats[path]
         hashed_ns = time.time_ns()

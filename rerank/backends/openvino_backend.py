@@ -141,7 +141,11 @@ def load(model: str, *, precision: str = "fp32", device: str = "cpu", threads: i
             f"{model} --format openvino --quantize int8 --out DIR` once and load DIR"
         )
     run_as = "int8" if stored == "int8" else precision
-    config = {"INFERENCE_PRECISION_HINT": _HINTS[run_as], "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+    config: dict[str, str | int] = {
+        "INFERENCE_PRECISION_HINT": _HINTS[run_as],
+        "PERFORMANCE_HINT": "LATENCY",
+        "NUM_STREAMS": "1",
+    }
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = int(threads)
     try:

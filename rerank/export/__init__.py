@@ -81,6 +81,8 @@ def _load_source(model: str):
         from rerank.backends import torch_backend
 
         loaded = torch_backend.load(model, precision="fp32")
+        if not isinstance(loaded.runner, torch_backend.TorchRunner):
+            raise TypeError(f"the torch backend returned a {type(loaded.runner).__name__}, not a TorchRunner")
         return loaded, loaded.runner.module, None
     from rerank.backends import onnx_backend  # an fp32 ONNX directory: quantize or convert it, checked against itself
 

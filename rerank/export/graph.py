@@ -78,4 +78,6 @@ def export_onnx_graph(hf_model, tokenizer, input_names: Sequence[str], path: Pat
             )  # fmt: skip
         except Exception as error:  # the exporter raises many kinds of errors for unsupported models
             raise ExportError(f"torch.onnx.export failed for {type(hf_model).__name__}: {error}") from error
+    if program is None:  # only when asked to write the file itself, which this call does not do
+        raise ExportError(f"torch.onnx.export returned no program for {type(hf_model).__name__}")
     program.save(str(path))
