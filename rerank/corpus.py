@@ -75,9 +75,14 @@ def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[int, Any]
         if not line.strip():
             continue
         try:
-            yield line_number, json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+        except ValueError as error:  # an integer of more than 4300 digits (sys.get_int_max_str_digits)
+            raise ValueError(f"{path}:{line_number}: not readable JSON ({error})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{line_number}: not readable JSON (arrays or objects nested too deeply)") from None
+        yield line_number, value
 
 
 def _record_id(record: dict[str, Any], where: str) -> str:
@@ -88,7 +93,9 @@ def _record_id(record: dict[str, Any], where: str) -> str:
     if not values:
         raise ValueError(f"{where}: no document id; expected one of the fields {list(ID_FIELDS)}")
     (doc_id,) = values
-    if isinstance(next(iter(given.values())), (dict, list)) or not doc_id.strip():
+    if any(isinstance(value, bool) or not isinstance(value, (str, int, float)) for value in given.values()) or (
+        not doc_id.strip()
+    ):
         raise ValueError(f"{where}: the document id must be a non-empty string or number, got {given}")
     return doc_id
 
