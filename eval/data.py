@@ -22,7 +22,7 @@ from pathlib import Path
 from rerank.atomic import write_text_atomic
 from rerank.corpus import iter_jsonl, iter_lines, load_corpus
 from rerank.nli_tsv import NLI_LABELS, read_nli_tsv
-from rerank.records import Document
+from rerank.records import Document, check_text
 
 __all__ = [
     "FACTCHECK_LABELS",
@@ -148,7 +148,13 @@ def _warn_about_qrels(dataset: BeirDataset) -> None:
 
 
 def load_trec_run(path: str | Path) -> Run:
-    """A TREC run file (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``."""
+    """A TREC run file (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: A line without 6 fields, a score that is not a finite number, or bytes that are not UTF-8,
+            naming file and line.
+    """
     path = _require_file(Path(path), "run file")
     run: Run = {}
     for line_number, line in iter_lines(path):
@@ -160,23 +166,28 @@ def load_trec_run(path: str | Path) -> Run:
                 f"{path}:{line_number}: expected 6 fields (qid Q0 docid rank score tag), got {len(fields)}"
             )
         try:
-            run.setdefault(fields[0], {})[fields[2]] = float(fields[4])
-        except ValueError as error:
-            raise ValueError(f"{path}:{line_number}: score must be a number, got {fields[4]!r}") from error
+            score = float(fields[4])
+        except ValueError:
+            score = math.nan
+        if not math.isfinite(score):
+            raise ValueError(f"{path}:{line_number}: score must be a finite number, got {fields[4]!r}")
+        run.setdefault(fields[0], {})[fields[2]] = score
     return run
 
 
 def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag: str = "nli-rerank") -> Path:
     """Write ``{qid: {docid: score}}`` as a TREC run, each query sorted by score (ties: doc id descending).
 
-    Everything is checked before the file is touched, and the file is replaced atomically.
+    Everything is checked before the file is touched, and the file is replaced atomically. A query without
+    documents has no line, so it is absent from the run read back.
 
     Raises:
-        ValueError: A tag or id that is empty or holds whitespace (the format is whitespace-separated), or a
-            non-finite score.
+        ValueError: A tag or id that is empty, holds whitespace (the format is whitespace-separated) or a lone
+            surrogate (the file is UTF-8), or a non-finite score.
     """
     if not isinstance(tag, str) or not tag or any(c.isspace() for c in tag):
         raise ValueError(f"tag must be a non-empty string without whitespace, got {tag!r}")
+    check_text("tag", tag)
     lines = []
     for qid, scores in run.items():
         ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
@@ -187,11 +198,20 @@ def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag
                         f"{name} {value!r} cannot be written to a TREC run: ids must be non-empty strings without "
                         "whitespace"
                     )
-            if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+                check_text(f"{name} {value!r}", value)
+            if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(_as_float(score)):
                 raise ValueError(f"query {qid!r}, document {doc_id!r}: score must be finite, got {score!r}")
             lines.append(f"{qid} Q0 {doc_id} {rank} {float(score)!r} {tag}\n")
     write_text_atomic(path, "".join(lines))
     return Path(path)
+
+
+def _as_float(score: numbers.Real) -> float:
+    """The score as a float; infinity for an integer too large for one (so it is refused as non-finite)."""
+    try:
+        return float(score)
+    except OverflowError:
+        return math.inf
 
 
 @dataclass(frozen=True)
