@@ -174,7 +174,14 @@ def _write_manifest(staging: Path, kind: str, config: dict[str, Any]) -> None:
     manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "kind": kind, "config": config, "files": files}
     Manifest.model_validate(manifest)  # never write what cannot be read back
     text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    (staging / MANIFEST).write_text(text, encoding="utf-8")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"cannot save a {kind!r} retriever: its settings hold an unpaired surrogate "
+            f"{text[error.start]!r} ({text[max(0, error.start - 40) : error.start + 1]!r}); use valid Unicode"
+        ) from None
+    (staging / MANIFEST).write_bytes(data)
 
 
 def _fsync_directory(path: Path) -> None:

@@ -126,12 +126,20 @@ def sha256_file(path: Path) -> str:
 
 
 def write_documents(path: Path, documents: Iterable[Document]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+    """Write one JSON line per document; ValueError naming the document whose metadata is not JSON data in valid
+    Unicode (a set, an object, a lone surrogate), which could not be read back."""
+    with path.open("wb") as handle:
         for document in documents:
             record: dict[str, Any] = {"id": document.id, "text": document.text, "title": document.title}
             if document.metadata:
                 record["metadata"] = document.metadata
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            try:
+                handle.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"document {document.id!r} cannot be saved: its metadata must be JSON data (dicts, lists, "
+                    f"strings, numbers, booleans, None) in valid Unicode ({error})"
+                ) from None
 
 
 def read_documents(path: Path) -> list[Document]:
@@ -153,7 +161,7 @@ def read_documents(path: Path) -> list[Document]:
                 raise IndexFormatError(
                     f"{path}:{line_number}: not valid UTF-8 ({error}); the file is damaged"
                 ) from None
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
                 raise IndexFormatError(f"{path}:{line_number}: not a valid document record ({error})") from error
     return documents
 
@@ -162,7 +170,7 @@ def read_json(path: Path) -> Any:
     """A JSON file's value; IndexFormatError naming the file when it is not UTF-8 JSON."""
     try:
         return json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deeply, an int of 4300+ digits
         raise IndexFormatError(f"{path} is not valid JSON ({error}); the file is damaged") from error
 
 
