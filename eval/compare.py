@@ -161,7 +161,8 @@ class Comparison:
                 axes.hist(np.subtract(a, b), bins=41, range=(-1, 1), alpha=0.5, label=name)
         axes.set_xlabel(f"{metric}: system - {self.baseline}, per query")
         axes.set_ylabel("queries")
-        axes.legend()
+        if len(self.per_query) > 1:  # only the baseline: an empty plot, without a legend warning
+            axes.legend()
         figure.tight_layout()
         image = io.BytesIO()
         figure.savefig(image, format="png", dpi=120)

@@ -65,10 +65,12 @@ def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[int, Any]
     """(line number, parsed value) for each non-blank line of a .jsonl / .jsonl.gz file.
 
     Raises:
-        FileNotFoundError: No such file (``what`` names it in the message).
+        FileNotFoundError: No such file (``what`` names it in the message); IsADirectoryError for a folder.
         ValueError: A line that is not UTF-8 or not JSON, or a .gz file that is not gzip, naming file and line.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a directory; give the .jsonl file inside it")
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     for line_number, line in iter_lines(path):

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from rerank.backends import LoadedModel, load_model
+from rerank.backends import LoadedModel
 from rerank.batching import encode_pairs, run_batches
 from rerank.cache import ScoreCache
 from rerank.fingerprint import fingerprint
+from rerank.loading import load_model
 from rerank.options import ModelOptions, check_loaded, resolve_options
 
 __all__ = ["CrossEncoderScorer"]

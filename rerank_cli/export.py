@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rerank_cli.common import print_json
 
@@ -44,9 +45,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rerank.backends.files import read_manifest
     from rerank.export import ExportError, export_model, read_pairs_tsv
+    from rerank.export.staging import check_destination
 
     if args.calibration_size < 1:
         raise ValueError(f"--calibration-size must be a positive int, got {args.calibration_size}")
+    check_destination(Path(args.out).expanduser(), args.overwrite)  # before the model loads (seconds)
     calibration = read_pairs_tsv(args.calibration, limit=args.calibration_size) if args.calibration else None
     try:
         out = export_model(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -10,6 +12,14 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Exports and fingerprint memos of the tests go to a folder of their own, never to the user's ~/.cache/nli-rerank.
+TEST_CACHE = tempfile.mkdtemp(prefix="nli-rerank-tests-")
+os.environ["NLI_RERANK_CACHE"] = TEST_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = (REPO_ROOT / ".." / "shared").resolve()

@@ -4,8 +4,7 @@ Each backend loads a model *as given* (torch: a hub id or a directory of PyTorch
 file or a directory holding one) and never converts it. Choosing a backend and converting a model for it (export,
 quantization) happen one layer up, in rerank.loading. This package holds the registry both use.
 
-Imports go one way: rerank.loading and rerank.export build on the backends; nothing here imports them (except the
-temporary ``load_model`` / ``choose_backend`` shims below, inside their bodies).
+Imports go one way: rerank.loading and rerank.export build on the backends; nothing here imports them.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ __all__ = [
     "DYNAMIC_INT8_ORDER",
     "BatchRunner",
     "LoadedModel",
-    "choose_backend",
     "is_installed",
-    "load_model",
 ]
 
 # name -> (module implementing can_load(), check_options() and load(), package that must be importable, pip extra)
@@ -47,21 +44,3 @@ def is_installed(backend: str) -> bool:
         KeyError: ``backend`` is not in BACKENDS.
     """
     return importlib.util.find_spec(BACKENDS[backend][1]) is not None
-
-
-def choose_backend(model: str, *, precision: str = "fp32", device: str = "cpu") -> str:
-    """Deprecated location of rerank.loading.choose_backend."""
-    # shim: callers move to rerank.loading
-    from rerank.loading import choose_backend as choose
-
-    return choose(model, precision=precision, device=device)
-
-
-def load_model(
-    model: str, *, backend: str = "auto", precision: str = "fp32", device: str = "cpu", threads: int | None = None
-) -> LoadedModel:
-    """Deprecated location of rerank.loading.load_model."""
-    # shim: callers move to rerank.loading
-    from rerank.loading import load_model as load
-
-    return load(model, backend=backend, precision=precision, device=device, threads=threads)

@@ -33,9 +33,14 @@ def check_destination(out: Path, overwrite: bool) -> None:
         FileExistsError: ``out`` holds something, and either overwrite is off or it is not an export's directory.
     """
     if _is_free(out):
+        parent = next((p for p in out.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise FileExistsError(f"cannot export to {out}: {parent} is a file, not a directory")
         return
     if not overwrite:
-        raise FileExistsError(f"{out} already exists and is not empty; choose another --out or pass overwrite")
+        raise FileExistsError(
+            f"{out} already exists and is not empty; choose another --out or pass --overwrite (overwrite=True)"
+        )
     if not is_export_directory(out):
         raise FileExistsError(
             f"refusing to overwrite {out}: it was not written by `rerank export` (no manifest.json with "

@@ -67,6 +67,6 @@ def tiny_beir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def mini_nli_model(mini_nli_dir):
     """The mini NLI model loaded once; build rerankers over it with NLIReranker(mini_nli_model, ...)."""
-    from rerank.backends import load_model
+    from rerank.loading import load_model
 
     return load_model(str(mini_nli_dir))

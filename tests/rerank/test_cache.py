@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rerank.backends import load_model
 from rerank.cache import ScoreCache
+from rerank.loading import load_model
 from rerank.nli_reranker import NLIReranker
 from rerank.scorer import CrossEncoderScorer
 

@@ -199,7 +199,7 @@ def test_relevance_head_is_a_sigmoid_with_optional_platt_scaling():
 
 def test_non_finite_logits_are_a_clear_error():
     head = NLIHead(label_map_from_names(["contradiction", "entailment", "neutral"]))
-    with pytest.raises(ValueError, match="non-finite logits.*position 1"):
+    with pytest.raises(ValueError, match=r"non-finite logits.*position 1"):
         head(np.array([[0.0, 1.0, 2.0], [np.nan, 0.0, 0.0]]))
 
 
@@ -225,7 +225,7 @@ def test_literal_braces_in_a_template_are_allowed(tiny_model):
 
 def test_documents_given_as_a_dict_are_refused(tiny_model):
     reranker = NLIReranker(tiny_model, show_progress=False)
-    with pytest.raises(TypeError, match="got a dict .*keys"):
+    with pytest.raises(TypeError, match=r"got a dict .*keys"):
         reranker.score(QUERY, {"a": "The cat sleeps.", "b": "Dogs bark."})
 
 

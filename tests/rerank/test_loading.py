@@ -19,9 +19,6 @@ from rerank.loading import load_model
 from tests.rerank.test_backends import build_graph, copy_tokenizer
 
 BACKENDS_DIR = Path(__file__).resolve().parents[2] / "rerank" / "backends"
-# The temporary shims in rerank/backends/__init__.py forward to rerank.loading from inside their bodies; drop this
-# exemption when they are deleted.
-SHIMS = {("__init__.py", "load_model"), ("__init__.py", "choose_backend")}
 
 
 def imported_modules(path: Path) -> list[tuple[str, str | None]]:
@@ -55,11 +52,15 @@ def test_backends_never_import_export_or_loading():
         f"{path.name}: {module} (in {function or 'module scope'})"
         for path in sources
         for module, function in imported_modules(path)
-        if module.startswith(("rerank.export", "rerank.loading")) and (path.name, function) not in SHIMS
+        if module.startswith(("rerank.export", "rerank.loading"))
     ]
     assert offending == []
-    shims = {(module, function) for module, function in imported_modules(BACKENDS_DIR / "__init__.py")}
-    assert ("rerank.loading", "load_model") in shims, "the parser must see imports inside functions"
+
+
+def test_the_import_parser_sees_imports_inside_functions(tmp_path):
+    source = tmp_path / "module.py"
+    source.write_text("import os\n\ndef f():\n    from rerank.loading import load_model\n", encoding="utf-8")
+    assert ("rerank.loading", "f") in imported_modules(source) and ("os", None) in imported_modules(source)
 
 
 def test_files_imports_no_backend():
@@ -134,14 +135,3 @@ def test_openvino_int8_of_pytorch_weights_is_refused_before_exporting(tiny_deber
     with pytest.raises(ValueError, match=r"--format openvino --quantize int8 --calibration"):
         load_model(str(tiny_deberta_dir), backend="openvino", precision="int8")
     assert not (tmp_path / "cache").exists()
-
-
-def test_shim_forwards_to_the_loader(graph_dir):
-    from rerank.backends import choose_backend as old_choose
-    from rerank.backends import load_model as old_load
-    from rerank.loading import choose_backend
-
-    assert old_choose(str(graph_dir)) == choose_backend(str(graph_dir))
-    assert (
-        old_load(str(graph_dir), backend="onnx").fingerprint == load_model(str(graph_dir), backend="onnx").fingerprint
-    )

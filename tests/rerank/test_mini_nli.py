@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rerank import Candidate, Document, NLIReranker
-from rerank.backends import load_model
+from rerank.loading import load_model
 
 LABELS = ("entailment", "neutral", "contradiction")  # the reranker's column order
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rerank import Candidate, Document, ModelLoadError, NLIReranker, RelevanceReranker
-from rerank.backends import load_model
+from rerank.loading import load_model
 from tests.conftest import build_tiny_deberta
 
 QUERY = "A cat is sleeping on the sofa."

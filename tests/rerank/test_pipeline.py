@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rerank import Candidate, Document, NLIReranker, Pipeline
-from rerank.backends import load_model
+from rerank.loading import load_model
 
 
 class ListRetriever:
