@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,8 +35,17 @@ from rerank.records import (
     has_visible_text,
 )
 from rerank.scorer import CrossEncoderScorer
-from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES, segment_document
-from rerank.validation import check_query, check_top_k
+from rerank.segmenter import (
+    DEFAULT_GRANULARITY,
+    DEFAULT_TITLE,
+    DEFAULT_WINDOW_TOKENS,
+    GRANULARITIES,
+    TITLE_MODES,
+    Segment,
+    segment_document,
+    word_offsets,
+)
+from rerank.validation import check_positive_int, check_query, check_top_k
 
 __all__ = ["DEFAULT_FUSION_WEIGHT", "DEFAULT_GRANULARITY", "DEFAULT_MODEL", "GRANULARITIES", "NLIReranker", "softmax"]
 
@@ -47,6 +56,14 @@ DEFAULT_MODEL = "cross-encoder/nli-deberta-v3-small"
 DEFAULT_FUSION_WEIGHT = 2.0
 THRESHOLDS_3_LABEL = frozenset({"min_entailment", "max_contradiction"})
 THRESHOLDS_2_LABEL = frozenset({"min_entailment"})
+# How segment entailments make a document's entailment; contradiction is always the maximum over segments.
+AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
+    "max": lambda values: float(values.max()),
+    "first": lambda values: float(values[0]),
+    "mean": lambda values: float(values.mean()),
+}
+ORDERS = ("entailment", "decisiveness")
+MIN_QUERY_ROOM = 16  # tokens a window must leave for the query and the special tokens within max_length
 
 
 def check_template(template: object) -> str | None:
@@ -73,14 +90,21 @@ class NLIReranker:
     Args:
         model: Hub id or local directory of a 2- or 3-label NLI sequence classifier, or a model already loaded
             with ``rerank.load_model`` (to share one copy between rerankers).
-        granularity: "passage" scores the whole passage; "sentence" scores each sentence and takes the maximum
-            entailment and maximum contradiction (the best-entailing sentence becomes the evidence).
+        granularity: "passage" scores the whole passage (truncated at max_length); "sentence" scores each sentence;
+            "window" scores windows of consecutive sentences up to ``window_tokens`` tokens with a one-sentence
+            overlap (see rerank.segmenter). Per document, entailment is aggregated over segments (``aggregate``),
+            contradiction is their maximum, and the best-entailing segment is the evidence, with its span.
         fusion_weight: None orders by entailment probability alone; a number w orders by
             z-normalised retriever score + w x entailment (the retriever term is 0 without retriever scores).
         hypothesis_template: Optional format string with one "{}" applied to the query, e.g. "This text is about {}.".
         labels: Label names in logit order, overriding a config whose id2label says LABEL_0, LABEL_1, ...
-        title: At sentence granularity, how a document's title is scored: "sentence" (one more segment),
-            "prefix" (prepended to each sentence) or "ignore" (only when the text is empty); see rerank.segmenter.
+        title: At sentence and window granularity, how a document's title is scored: "sentence" (one more
+            segment), "prefix" (prepended to each segment) or "ignore" (only when the text is empty).
+        window_tokens: Token budget of a window (the premise; the query comes on top, within max_length).
+        aggregate: How segment entailments make the document's: "max" (default), "first" or "mean".
+        order: What results are ordered by (fused with the retriever when fusion_weight is set): "entailment", or
+            "decisiveness" = entailment + contradiction = 1 - neutral (a passage that refutes the claim is as
+            relevant to it as one that supports it). Thresholds always act on the probabilities.
         options: A ``rerank.ModelOptions``; keyword options (``backend``, ``precision``, ``device``, ``threads``,
             ``batch_size``, ``max_length``, ``show_progress``, ``cache``) are applied on top of it.
 
@@ -101,13 +125,18 @@ class NLIReranker:
         hypothesis_template: str | None = None,
         labels: Sequence[str] | Mapping[int, str] | None = None,
         title: str = DEFAULT_TITLE,
+        window_tokens: int = DEFAULT_WINDOW_TOKENS,
+        aggregate: str = "max",
+        order: str = "entailment",
         options: ModelOptions | None = None,
         **option_values: Any,
     ):
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-        if title not in TITLE_MODES:
-            raise ValueError(f"title must be one of {TITLE_MODES}, got {title!r}")
+        for name, value, choices in (("title", title, TITLE_MODES), ("aggregate", aggregate, AGGREGATES),
+                                     ("order", order, ORDERS)):  # fmt: skip
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         if fusion_weight is not None and (
             isinstance(fusion_weight, bool)
             or not isinstance(fusion_weight, (int, float))
@@ -116,9 +145,17 @@ class NLIReranker:
             raise ValueError(f"fusion_weight must be a finite number or None, got {fusion_weight!r}")
         self.granularity = granularity
         self.title = title
+        self.aggregate = aggregate
+        self.order = order
+        self.window_tokens = check_positive_int("window_tokens", window_tokens)
         self.fusion_weight = None if fusion_weight is None else float(fusion_weight)
         self.hypothesis_template = check_template(hypothesis_template)
         self._scorer = CrossEncoderScorer(model, options, **option_values)
+        if granularity == "window" and self.window_tokens + MIN_QUERY_ROOM > self._scorer.max_length:
+            raise ValueError(
+                f"window_tokens={self.window_tokens} leaves no room for the query within max_length="
+                f"{self._scorer.max_length}; use at most {self._scorer.max_length - MIN_QUERY_ROOM}"
+            )
         self.label_map = self._label_map(labels)
         self.head = NLIHead(self.label_map)
 
@@ -162,16 +199,32 @@ class NLIReranker:
         which only reorder or filter, are not part of it."""
         return fingerprint({
             "reranker": "nli", "scorer": self._scorer.fingerprint, "head": self.head.identity(),
-            "granularity": self.granularity, "title": self.title if self.granularity == "sentence" else None,
+            "granularity": self.granularity, "title": self.title if self.granularity != "passage" else None,
+            "window_tokens": self.window_tokens if self.granularity == "window" else None,
+            "aggregate": self.aggregate if self.granularity != "passage" else None,
             "template": self.hypothesis_template,
         })  # fmt: skip
 
     def hypothesis(self, query: str) -> str:
         return self.hypothesis_template.format(query) if self.hypothesis_template else query
 
+    def segment(self, document: Document) -> list[Segment]:
+        """The segments (text, first sentence, character span) one document becomes at this granularity."""
+        return segment_document(
+            document, self.granularity, self.title, window_tokens=self.window_tokens, token_offsets=self._token_offsets
+        )
+
     def segments(self, document: Document) -> list[str]:
         """The premises one document becomes at this granularity (one model pair each)."""
-        return [segment.text for segment in segment_document(document, self.granularity, self.title)]
+        return [segment.text for segment in self.segment(document)]
+
+    def _token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character offsets of the model's tokens in ``text`` (words when the tokenizer cannot give offsets)."""
+        tokenizer = self.model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            return word_offsets(text)
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        return [(start, end) for start, end in offsets if end > start]
 
     def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
@@ -200,7 +253,7 @@ class NLIReranker:
         check_scorable(documents)
         if not documents:
             return np.empty((0, 3)), []
-        split = [segment_document(document, self.granularity, self.title) for document in documents]
+        split = [self.segment(document) for document in documents]
         flat = [segment.text for segments in split for segment in segments]
         pair_scores = self.score_pairs(flat, [hypothesis] * len(flat))
         if self.granularity == "passage":
@@ -211,22 +264,24 @@ class NLIReranker:
             block = pair_scores[start : start + len(segments)]
             start += len(segments)
             best = int(block[:, 0].argmax())
-            entailment, contradiction = block[:, 0].max(), block[:, 2].max()
+            entailment, contradiction = AGGREGATES[self.aggregate](block[:, 0]), block[:, 2].max()
             total = entailment + contradiction
             if total > 1.0:
                 entailment, contradiction = entailment / total, contradiction / total
             rows[i] = (entailment, max(0.0, 1.0 - entailment - contradiction), contradiction)
+            top = segments[best]
             evidence.append(
-                Evidence(sentence=segments[best].text, index=segments[best].sentence, entailment=float(block[best, 0]))
+                Evidence(sentence=top.text, index=top.sentence, span=top.span, entailment=float(block[best, 0]))
             )
         return rows, evidence
 
     def order_values(self, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
-        """Entailment, or z(retriever score) + fusion_weight x entailment when fusion is on."""
-        entailment = np.asarray(scores, dtype=np.float64).reshape(len(candidates), 3)[:, 0]
+        """Entailment (or decisiveness, per ``order``), or z(retriever score) + fusion_weight x it when fusion is on."""
+        rows = np.asarray(scores, dtype=np.float64).reshape(len(candidates), 3)
+        value = rows[:, 0] + rows[:, 2] if self.order == "decisiveness" else rows[:, 0]
         if self.fusion_weight is None:
-            return entailment
-        return fused_scores([c.retriever_score for c in candidates], entailment, self.fusion_weight)
+            return value
+        return fused_scores([c.retriever_score for c in candidates], value, self.fusion_weight)
 
     def check_thresholds(self, **given: Any) -> dict[str, float]:
         """The set thresholds, validated (see rerank.contract.check_thresholds)."""

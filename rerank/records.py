@@ -135,19 +135,30 @@ class NLIScores(_Record):
 
     @classmethod
     def from_row(cls, row: Sequence[float] | np.ndarray) -> NLIScores:
-        """Build from one row of a (n, 3) score array ordered entailment, neutral, contradiction."""
-        entailment, neutral, contradiction = (min(1.0, max(0.0, float(x))) for x in row)
+        """Build from one row of a (n, 3) score array ordered entailment, neutral, contradiction.
+
+        Values are clipped to [0, 1] (float32 rounding); a NaN or infinite value raises ValueError.
+        """
+        values = [float(x) for x in row]
+        if len(values) != 3 or not all(math.isfinite(x) for x in values):
+            raise ValueError(f"expected 3 finite scores (entailment, neutral, contradiction), got {values}")
+        entailment, neutral, contradiction = (min(1.0, max(0.0, x)) for x in values)
         return cls(entailment=entailment, neutral=neutral, contradiction=contradiction)
 
 
 class Evidence(_Record):
-    """The segment of a passage that best entails the hypothesis (sentence granularity only)."""
+    """The segment of a passage that best entails the hypothesis (sentence and window granularity)."""
 
     sentence: str
     index: int | None = Field(
         ge=0,
         description="0-based index of the sentence in the document's sentence split (rerank.segmenter); None for a "
         "segment that is none of its sentences, such as the title scored on its own",
+    )
+    span: tuple[int, int] | None = Field(
+        default=None,
+        description="character span [start, end) of the segment in document.text; None when it cannot be located "
+        "(the title, or a given sentence that is not a substring of the text)",
     )
     entailment: float = Field(ge=0.0, le=1.0)
 
