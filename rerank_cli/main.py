@@ -25,7 +25,14 @@ from rerank.errors import MissingDependencyError
 __all__ = ["build_parser", "main"]
 
 # Each module defines register(subparsers) adding one subcommand whose handler is set with set_defaults(run=...).
-COMMAND_MODULES = ("rerank_cli.score", "rerank_cli.search", "rerank_cli.evaluate", "rerank_cli.export")
+COMMAND_MODULES = (
+    "rerank_cli.score",
+    "rerank_cli.search",
+    "rerank_cli.evaluate",
+    "rerank_cli.export",
+    "rerank_cli.calibrate",
+    "rerank_cli.verify",
+)
 # Errors that mean the input was wrong (flags, files, models), not the program: exit 2 with their message. OSError
 # covers missing or unreadable files and rerank.errors.ModelLoadError; ValueError covers malformed content.
 INPUT_ERRORS = (ValueError, OSError, MissingDependencyError, sqlite3.DatabaseError)
