@@ -22,6 +22,7 @@ from eval import (
     CachedScorer,
     SystemRun,
     compare,
+    decisiveness_key,
     entailment_key,
     evaluate,
     evaluate_factcheck,
@@ -38,7 +39,8 @@ from eval import (
     score_all,
 )
 from rerank.cpu import describe
-from rerank.segmenter import DEFAULT_TITLE, TITLE_MODES
+from rerank.fusion import ORDERS
+from rerank.segmenter import DEFAULT_TITLE, DEFAULT_WINDOW_TOKENS, GRANULARITIES, TITLE_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -91,30 +93,41 @@ def parse_args() -> argparse.Namespace:
         "--titles", nargs="+", choices=TITLE_MODES, default=[DEFAULT_TITLE],
         help="title handling(s) measured at sentence granularity (rerank.segmenter)",
     )  # fmt: skip
+    parser.add_argument("--granularities", nargs="+", choices=GRANULARITIES, default=["passage", "sentence"])
+    parser.add_argument("--window-tokens", type=int, nargs="+", default=[DEFAULT_WINDOW_TOKENS],
+                        help="window budgets measured at window granularity")  # fmt: skip
+    parser.add_argument("--orders", nargs="+", choices=ORDERS, default=["entailment"],
+                        help="NLI orders measured (literal and fused); scored once, ordered for free")  # fmt: skip
     return parser.parse_args()
 
 
-def nli_scorer(args, granularity: str, title: str) -> CachedScorer:
+def nli_scorer(args, model, settings: dict) -> CachedScorer:
     from rerank import NLIReranker
 
-    max_length = args.passage_max_length if granularity == "passage" else 512
-    reranker = NLIReranker(args.nli_model, granularity=granularity, title=title, fusion_weight=None,
-                           max_length=max_length, show_progress=False)  # fmt: skip
+    max_length = args.passage_max_length if settings["granularity"] == "passage" else 512
+    reranker = NLIReranker(model, fusion_weight=None, max_length=max_length, show_progress=False, **settings)
     return CachedScorer(reranker, args.cache)
 
 
-def nli_modes(titles: list[str]) -> list[tuple[str, str, str]]:
-    """(label, granularity, title) of each NLI mode measured: passage, then sentence with each title handling."""
-    modes = [("passage", "passage", DEFAULT_TITLE)]
-    for title in titles:
-        label = "sentence" if title == DEFAULT_TITLE else f"sentence, title={title}"
-        modes.append((label, "sentence", title))
+def nli_modes(args) -> list[tuple[str, dict]]:
+    """(label, NLIReranker settings) of each NLI mode measured: passage, sentence with each title handling, window
+    with each token budget (title handling: the first of --titles)."""
+    modes = [("passage", {"granularity": "passage"})] if "passage" in args.granularities else []
+    if "sentence" in args.granularities:
+        for title in args.titles:
+            label = "sentence" if title == DEFAULT_TITLE else f"sentence, title={title}"
+            modes.append((label, {"granularity": "sentence", "title": title}))
+    if "window" in args.granularities:
+        for budget in args.window_tokens:
+            modes.append(
+                (f"window {budget}", {"granularity": "window", "title": args.titles[0], "window_tokens": budget})
+            )
     return modes
 
 
-def choose_weight(retrieved, scored, qrels) -> tuple[float, dict[float, float]]:
+def choose_weight(retrieved, scored, qrels, order: str = "entailment") -> tuple[float, dict[float, float]]:
     """The grid weight with the best train nDCG@10 (ties: the smaller weight)."""
-    sweep = {w: evaluate(qrels, rerank_run(retrieved, scored, fused_key(w)), "ndcg@10").aggregate["ndcg@10"]
+    sweep = {w: evaluate(qrels, rerank_run(retrieved, scored, fused_key(w, order)), "ndcg@10").aggregate["ndcg@10"]
              for w in WEIGHTS}  # fmt: skip
     best = max(WEIGHTS, key=lambda w: (round(sweep[w], 10), -w))
     return best, sweep
@@ -166,20 +179,26 @@ def main() -> int:
             print(f"relevance cross-encoder skipped: {type(error).__name__}: {error}")
 
     sweeps = {}
-    for granularity_label, granularity, title in () if args.skip_nli else nli_modes(args.titles):
-        scorer = nli_scorer(args, granularity, title)
+    model = None
+    for label, settings in () if args.skip_nli else nli_modes(args):
+        from rerank import load_model
+
+        model = model or load_model(args.nli_model)
+        scorer = nli_scorer(args, model, settings)
         test_s = score_all(scorer, test_q, test_r, args.depth)
         train_s = score_all(scorer, train_q, train_r, args.depth)
-        weight, sweep = choose_weight(train_r, train_s, train)
-        _, test_sweep = choose_weight(test_r, test_s, qrels)
-        sweeps[granularity_label] = (weight, sweep, test_sweep)
-        notes = f"depth={args.depth}, granularity={granularity}, title={title}"
-        label = granularity_label
-        systems.append(system(f"bm25 + NLI {label}, entailment only", test_s, entailment_key, notes))
-        systems.append(system(f"bm25 + NLI {label}, fused w={weight:g} (train)", test_s, fused_key(weight),
-                              notes + f", fusion_weight={weight} chosen on train"))  # fmt: skip
-        if granularity == "sentence" and weight != 2.0:
-            systems.append(system(f"bm25 + NLI {label}, fused w=2 (default)", test_s, fused_key(2.0), notes))
+        notes = f"depth={args.depth}, " + ", ".join(f"{k}={v}" for k, v in settings.items())
+        for order in args.orders:
+            weight, sweep = choose_weight(train_r, train_s, train, order)
+            _, test_sweep = choose_weight(test_r, test_s, qrels, order)
+            name = label if order == "entailment" else f"{label}, {order}"
+            sweeps[name] = (weight, sweep, test_sweep)
+            literal = entailment_key if order == "entailment" else decisiveness_key
+            systems.append(system(f"bm25 + NLI {name} only", test_s, literal, notes))
+            systems.append(system(f"bm25 + NLI {name}, fused w={weight:g} (train)", test_s, fused_key(weight, order),
+                                  notes + f", order={order}, fusion_weight={weight} chosen on train"))  # fmt: skip
+            if settings["granularity"] == "sentence" and order == "entailment" and weight != 2.0:
+                systems.append(system(f"bm25 + NLI {name}, fused w=2 (default)", test_s, fused_key(2.0), notes))
 
     report = compare(systems, qrels, METRICS, baseline="bm25", seed=args.seed)
     print(

@@ -36,6 +36,7 @@ from eval.nli_metrics import NLIReport, evaluate_nli
 from eval.runs import (
     Retrieved,
     Scored,
+    decisiveness_key,
     entailment_key,
     fused_key,
     kept_documents,
@@ -66,6 +67,7 @@ __all__ = [
     "Scored",
     "SystemRun",
     "compare",
+    "decisiveness_key",
     "download_beir",
     "entailment_key",
     "evaluate",

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from rerank.fusion import fused_scores
+from rerank.fusion import fused_scores, order_column
 from rerank.records import Candidate
 
 __all__ = [
     "Retrieved",
     "Scored",
+    "decisiveness_key",
     "entailment_key",
     "fused_key",
     "kept_documents",
@@ -100,7 +101,12 @@ def score_all(
 
 def entailment_key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
     """Order by entailment probability (column 0 of NLI scores)."""
-    return np.asarray(scores)[:, 0] if len(candidates) else np.empty(0)
+    return order_column(scores, "entailment") if len(candidates) else np.empty(0)
+
+
+def decisiveness_key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
+    """Order by entailment + contradiction (= 1 - neutral) of NLI scores."""
+    return order_column(scores, "decisiveness") if len(candidates) else np.empty(0)
 
 
 def relevance_key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
@@ -108,13 +114,14 @@ def relevance_key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.nda
     return np.asarray(scores).reshape(len(candidates))
 
 
-def fused_key(weight: float) -> OrderKey:
-    """Order by z(retriever score) + weight x entailment, exactly as NLIReranker(fusion_weight=weight) does."""
+def fused_key(weight: float, order: str = "entailment") -> OrderKey:
+    """Order by z(retriever score) + weight x entailment (or decisiveness), exactly as
+    NLIReranker(fusion_weight=weight, order=order) does."""
 
     def key(candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
         if not len(candidates):
             return np.empty(0)
-        return fused_scores([c.retriever_score for c in candidates], np.asarray(scores)[:, 0], weight)
+        return fused_scores([c.retriever_score for c in candidates], order_column(scores, order), weight)
 
     return key
 

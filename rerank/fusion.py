@@ -12,7 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fused_scores", "zscore"]
+__all__ = ["ORDERS", "fused_scores", "order_column", "zscore"]
+
+# What NLI results can be ordered by: entailment, or decisiveness = entailment + contradiction (= 1 - neutral), for
+# uses where a passage that refutes the claim is as relevant as one that supports it.
+ORDERS = ("entailment", "decisiveness")
 
 
 def zscore(scores: Sequence[float | None] | np.ndarray) -> np.ndarray:
@@ -31,6 +35,16 @@ def zscore(scores: Sequence[float | None] | np.ndarray) -> np.ndarray:
     if spread == 0.0:
         return np.zeros(len(values))
     return (values - values.mean()) / spread
+
+
+def order_column(rows: np.ndarray, order: str = "entailment") -> np.ndarray:
+    """The value (n,) an NLI order reads from probability rows (n, 3) ordered entailment, neutral, contradiction."""
+    rows = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+    if order == "entailment":
+        return rows[:, 0]
+    if order == "decisiveness":
+        return rows[:, 0] + rows[:, 2]
+    raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
 
 
 def fused_scores(retriever_scores: Sequence[float | None], entailment: np.ndarray, weight: float) -> np.ndarray:

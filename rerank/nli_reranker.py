@@ -18,7 +18,7 @@ import numpy as np
 from rerank.backends import LoadedModel
 from rerank.contract import check_thresholds
 from rerank.fingerprint import fingerprint
-from rerank.fusion import fused_scores
+from rerank.fusion import ORDERS, fused_scores, order_column
 from rerank.head import NLI_COLUMNS, NLIHead, softmax
 from rerank.labels import LabelMap, label_map_from_names
 from rerank.options import ModelOptions
@@ -62,7 +62,6 @@ AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
     "first": lambda values: float(values[0]),
     "mean": lambda values: float(values.mean()),
 }
-ORDERS = ("entailment", "decisiveness")
 MIN_QUERY_ROOM = 16  # tokens a window must leave for the query and the special tokens within max_length
 
 
@@ -197,13 +196,17 @@ class NLIReranker:
     def fingerprint(self) -> str:
         """Identity of every setting that changes a score (see rerank.fingerprint); fusion weight and thresholds,
         which only reorder or filter, are not part of it."""
-        return fingerprint({
+        parts = {
             "reranker": "nli", "scorer": self._scorer.fingerprint, "head": self.head.identity(),
             "granularity": self.granularity, "title": self.title if self.granularity != "passage" else None,
-            "window_tokens": self.window_tokens if self.granularity == "window" else None,
-            "aggregate": self.aggregate if self.granularity != "passage" else None,
             "template": self.hypothesis_template,
-        })  # fmt: skip
+        }  # fmt: skip
+        # Settings added later enter only when they act, so scores stored before they existed stay valid.
+        if self.granularity == "window":
+            parts["window_tokens"] = self.window_tokens
+        if self.granularity != "passage" and self.aggregate != "max":
+            parts["aggregate"] = self.aggregate
+        return fingerprint(parts)
 
     def hypothesis(self, query: str) -> str:
         return self.hypothesis_template.format(query) if self.hypothesis_template else query
@@ -277,8 +280,7 @@ class NLIReranker:
 
     def order_values(self, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
         """Entailment (or decisiveness, per ``order``), or z(retriever score) + fusion_weight x it when fusion is on."""
-        rows = np.asarray(scores, dtype=np.float64).reshape(len(candidates), 3)
-        value = rows[:, 0] + rows[:, 2] if self.order == "decisiveness" else rows[:, 0]
+        value = order_column(np.asarray(scores).reshape(len(candidates), 3), self.order)
         if self.fusion_weight is None:
             return value
         return fused_scores([c.retriever_score for c in candidates], value, self.fusion_weight)

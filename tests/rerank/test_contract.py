@@ -154,7 +154,11 @@ def test_fingerprint_covers_scoring_settings_but_not_order_or_filter_settings(ti
         "template": make(hypothesis_template="This text is about {}."),
         "labels": make(labels=["entailment", "contradiction", "neutral"]),
         "max_length": make(max_length=128),
+        "aggregate": make(aggregate="mean"),
+        "window": make(granularity="window"),
+        "window_tokens": make(granularity="window", window_tokens=64),
     }
+    assert make(order="decisiveness") == base, "the order only reorders"
     assert len({base, *changed.values()}) == len(changed) + 1, changed
 
 
