@@ -78,6 +78,14 @@ def load_queries(path: str | Path) -> dict[str, str]:
         if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
             got = sorted(record) if isinstance(record, dict) else type(record).__name__
             raise ValueError(f"{path}:{line_number}: expected fields '_id' and 'text', got {got}")
+        if (
+            isinstance(record["_id"], bool)
+            or not isinstance(record["_id"], (str, int))
+            or not str(record["_id"]).strip()
+        ):
+            raise ValueError(
+                f"{path}:{line_number}: the query id must be a non-empty string or integer, got {record['_id']!r}"
+            )
         queries[str(record["_id"])] = record["text"]
     return queries
 
@@ -190,8 +198,7 @@ def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag
     check_text("tag", tag)
     lines = []
     for qid, scores in run.items():
-        ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
-        for rank, (doc_id, score) in enumerate(ranked, start=1):
+        for doc_id, score in scores.items():  # checked before sorting, which needs comparable ids and scores
             for name, value in (("query id", qid), ("document id", doc_id)):
                 if not isinstance(value, str) or not value or any(c.isspace() for c in value):
                     raise ValueError(
@@ -201,7 +208,10 @@ def write_trec_run(run: Mapping[str, Mapping[str, float]], path: str | Path, tag
                 check_text(f"{name} {value!r}", value)
             if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(_as_float(score)):
                 raise ValueError(f"query {qid!r}, document {doc_id!r}: score must be finite, got {score!r}")
-            lines.append(f"{qid} Q0 {doc_id} {rank} {float(score)!r} {tag}\n")
+        ranked = sorted(scores.items(), key=lambda item: (float(item[1]), item[0]), reverse=True)
+        lines += [
+            f"{qid} Q0 {doc_id} {rank} {float(score)!r} {tag}\n" for rank, (doc_id, score) in enumerate(ranked, 1)
+        ]
     write_text_atomic(path, "".join(lines))
     return Path(path)
 

@@ -8,6 +8,7 @@ from eval import (
     load_beir,
     load_nli_tsv,
     load_qrels,
+    load_queries,
     load_scifact_claims,
     load_scifact_sentences,
     load_trec_run,
@@ -107,3 +108,17 @@ def test_resolve_dataset_prefers_folders_then_the_cache(tiny_beir, tmp_path):
     assert resolve_dataset("tiny", cache_dir=tmp_path / "cache") == cached
     with pytest.raises(FileNotFoundError, match="dataset folder not found"):
         resolve_dataset(str(tmp_path / "no" / "such folder"))
+
+
+@pytest.mark.parametrize("bad", ["null", "true", "[1]", '""'])
+def test_query_ids_must_be_strings_or_integers(tmp_path, bad):
+    path = tmp_path / "queries.jsonl"
+    path.write_text('{"_id": "q1", "text": "fine"}\n{"_id": ' + bad + ', "text": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"queries\.jsonl:2: the query id"):
+        load_queries(path)
+
+
+def test_a_run_with_a_non_string_id_is_refused_before_sorting(tmp_path):
+    with pytest.raises(ValueError, match="document id 3 cannot be written"):
+        write_trec_run({"q": {"a": 1.0, 3: 1.0}}, tmp_path / "run.trec")
+    assert not (tmp_path / "run.trec").exists()
