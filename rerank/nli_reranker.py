@@ -196,7 +196,7 @@ class NLIReranker:
     def fingerprint(self) -> str:
         """Identity of every setting that changes a score (see rerank.fingerprint); fusion weight and thresholds,
         which only reorder or filter, are not part of it."""
-        parts = {
+        parts: dict[str, Any] = {
             "reranker": "nli", "scorer": self._scorer.fingerprint, "head": self.head.identity(),
             "granularity": self.granularity, "title": self.title if self.granularity != "passage" else None,
             "template": self.hypothesis_template,
