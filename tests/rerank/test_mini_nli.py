@@ -27,6 +27,7 @@ def snli_pairs(shared_dir):
     return [rows[i] for i in rng.choice(len(rows), size=200, replace=False)]
 
 
+@pytest.mark.slow
 def test_snli_accuracy_and_argmax_match_the_models_own_logits(mini_model, mini_nli_dir, snli_pairs):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -52,6 +53,7 @@ def test_snli_accuracy_and_argmax_match_the_models_own_logits(mini_model, mini_n
     np.testing.assert_allclose(scores, probabilities[:, [label_index[label] for label in LABELS]], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fp32_scores_do_not_depend_on_batch_size_or_order(mini_model, snli_pairs):
     premises = [row["premise"] for row in snli_pairs[:40]]
     hypotheses = [row["hypothesis"] for row in snli_pairs[:40]]
