@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from rerank.backends import LoadedModel
+from rerank.calibration import CalibrationInput, resolve_calibration
 from rerank.contract import check_thresholds
 from rerank.fingerprint import fingerprint
 from rerank.fusion import ORDERS, fused_scores, order_column
-from rerank.head import NLI_COLUMNS, NLIHead, softmax
+from rerank.head import NLI_COLUMNS, NLIHead, Temperature, softmax
 from rerank.labels import LabelMap, label_map_from_names
 from rerank.options import ModelOptions
 from rerank.ordering import check_scorable, result_order
@@ -104,8 +105,16 @@ class NLIReranker:
         order: What results are ordered by (fused with the retriever when fusion_weight is set): "entailment", or
             "decisiveness" = entailment + contradiction = 1 - neutral (a passage that refutes the claim is as
             relevant to it as one that supports it). Thresholds always act on the probabilities.
+        calibration: A calibration file written by ``rerank calibrate`` (path or ``rerank.calibration``
+            CalibrationFile) or a ``rerank.head.Temperature``: logits are divided by its temperature before the
+            softmax. It changes probabilities (hence thresholds and fusion) but never a pair's argmax; a file fitted
+            for other weights is used with a logged warning (see docs/calibration.md).
         options: A ``rerank.ModelOptions``; keyword options (``backend``, ``precision``, ``device``, ``threads``,
             ``batch_size``, ``max_length``, ``show_progress``, ``cache``) are applied on top of it.
+
+    Attributes:
+        calibration_file: The CalibrationFile given (or read from the path given), with its chosen thresholds
+            (``calibration_file.threshold_values()``); None without one.
 
     Example:
         >>> reranker = NLIReranker("path/to/nli-model", batch_size=16)  # doctest: +SKIP
@@ -127,6 +136,7 @@ class NLIReranker:
         window_tokens: int = DEFAULT_WINDOW_TOKENS,
         aggregate: str = "max",
         order: str = "entailment",
+        calibration: CalibrationInput = None,
         options: ModelOptions | None = None,
         **option_values: Any,
     ):
@@ -156,7 +166,10 @@ class NLIReranker:
                 f"{self._scorer.max_length}; use at most {self._scorer.max_length - MIN_QUERY_ROOM}"
             )
         self.label_map = self._label_map(labels)
-        self.head = NLIHead(self.label_map)
+        temperature, self.calibration_file = resolve_calibration(
+            calibration, Temperature, self.model, f"NLIReranker({self.model.source!r})"
+        )
+        self.head = NLIHead(self.label_map, calibration=temperature)
 
     def _label_map(self, labels: Sequence[str] | Mapping[int, str] | None) -> LabelMap:
         loaded = self._scorer.model
@@ -181,6 +194,11 @@ class NLIReranker:
     def options(self) -> ModelOptions:
         """The runtime options in force (max_length capped at the model's positions)."""
         return self._scorer.options
+
+    @property
+    def calibration(self) -> Temperature | None:
+        """The temperature the head applies, or None (uncalibrated)."""
+        return self.head.calibration
 
     @property
     def truncated_pairs(self) -> int:
@@ -229,8 +247,9 @@ class NLIReranker:
         offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         return [(start, end) for start, end in offsets if end > start]
 
-    def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
+    def pair_logits(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+        """Raw logits (n, num_labels) in the model's own label order (``label_map``) for (premise, hypothesis) pairs,
+        before any calibration: what ``rerank.calibration`` fits on."""
         if len(premises) != len(hypotheses):
             raise ValueError(f"got {len(premises)} premises but {len(hypotheses)} hypotheses")
         for name, texts in (("premise", premises), ("hypothesis", hypotheses)):
@@ -240,7 +259,11 @@ class NLIReranker:
                 if not has_visible_text(text):
                     raise ValueError(f"{name} at position {position} is empty")
                 check_text(f"{name} at position {position}", text)
-        return self.head(self._scorer.logits(list(premises), list(hypotheses)))
+        return self._scorer.logits(list(premises), list(hypotheses))
+
+    def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
+        """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
+        return self.head(self.pair_logits(premises, hypotheses))
 
     def score(self, query: str, documents: Sequence[Document | str]) -> np.ndarray:
         """Probabilities (n, 3), columns entailment, neutral, contradiction, one row per document in input order.

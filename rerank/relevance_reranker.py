@@ -12,12 +12,21 @@ from typing import Any
 import numpy as np
 
 from rerank.backends import LoadedModel
+from rerank.calibration import CalibrationInput, resolve_calibration
 from rerank.contract import check_thresholds
 from rerank.fingerprint import fingerprint
-from rerank.head import RELEVANCE_COLUMNS, RelevanceHead
+from rerank.head import RELEVANCE_COLUMNS, Platt, RelevanceHead
 from rerank.options import ModelOptions
 from rerank.ordering import check_scorable, result_order
-from rerank.records import Candidate, Document, RelevanceResult, as_candidates, as_documents
+from rerank.records import (
+    Candidate,
+    Document,
+    RelevanceResult,
+    as_candidates,
+    as_documents,
+    check_text,
+    has_visible_text,
+)
 from rerank.scorer import CrossEncoderScorer
 from rerank.validation import check_query, check_top_k
 
@@ -32,6 +41,9 @@ class RelevanceReranker:
 
     Args:
         model: Hub id, local directory, or a model already loaded with ``rerank.load_model``.
+        calibration: A calibration file written by ``rerank calibrate`` (path or CalibrationFile) or a
+            ``rerank.head.Platt``: the score becomes sigmoid(slope x logit + intercept), a probability of relevance
+            on the data it was fitted on; the order of scores never changes (docs/calibration.md).
         options: A ``rerank.ModelOptions``; keyword options (``batch_size=16``, ...) are applied on top of it.
 
     Example:
@@ -42,14 +54,24 @@ class RelevanceReranker:
     columns = RELEVANCE_COLUMNS
     thresholds = THRESHOLDS
 
-    def __init__(self, model: str | LoadedModel, *, options: ModelOptions | None = None, **option_values: Any):
+    def __init__(
+        self,
+        model: str | LoadedModel,
+        *,
+        calibration: CalibrationInput = None,
+        options: ModelOptions | None = None,
+        **option_values: Any,
+    ):
         self._scorer = CrossEncoderScorer(model, options, **option_values)
         if self._scorer.model.num_logits != 1:
             raise ValueError(
                 f"model {self._scorer.model.source!r} has {self._scorer.model.num_logits} output logits; "
                 "RelevanceReranker needs a 1-logit relevance cross-encoder (use NLIReranker for NLI models)"
             )
-        self.head = RelevanceHead()
+        platt, self.calibration_file = resolve_calibration(
+            calibration, Platt, self.model, f"RelevanceReranker({self.model.source!r})"
+        )
+        self.head = RelevanceHead(calibration=platt)
 
     @property
     def model(self) -> LoadedModel:
@@ -58,6 +80,11 @@ class RelevanceReranker:
     @property
     def options(self) -> ModelOptions:
         return self._scorer.options
+
+    @property
+    def calibration(self) -> Platt | None:
+        """The Platt scaling the head applies, or None (plain sigmoid)."""
+        return self.head.calibration
 
     @property
     def truncated_pairs(self) -> int:
@@ -79,6 +106,17 @@ class RelevanceReranker:
         # Relevance models are trained on (query, passage) pairs, the reverse of the NLI order.
         logits = self._scorer.logits([d.content for d in documents], [query] * len(documents), query_first=True)
         return self.head(logits)
+
+    def pair_logits(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        """Raw logits (n, 1) of (query, passage) pairs, before any calibration: what ``rerank.calibration`` fits on."""
+        if len(queries) != len(passages):
+            raise ValueError(f"got {len(queries)} queries but {len(passages)} passages")
+        for name, texts in (("query", queries), ("passage", passages)):
+            for position, text in enumerate(texts):
+                if not isinstance(text, str) or not has_visible_text(text):
+                    raise ValueError(f"{name} at position {position} must be a non-empty str, got {text!r:.40}")
+                check_text(f"{name} at position {position}", text)
+        return self._scorer.logits(list(passages), list(queries), query_first=True)
 
     def order_values(self, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
         """The relevance probability itself."""

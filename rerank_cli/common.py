@@ -19,7 +19,15 @@ from rerank.records import RankedResult, RerankResult
 from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES
 from rerank.validation import check_threshold
 
-__all__ = ["add_reranker_options", "build_reranker", "check_reranker_flags", "print_json", "score_fields", "thresholds"]
+__all__ = [
+    "add_model_options",
+    "add_reranker_options",
+    "build_reranker",
+    "check_reranker_flags",
+    "print_json",
+    "score_fields",
+    "thresholds",
+]
 
 # ModelOptions fields offered as flags; show_progress follows each command's own --no-progress, cache is Python-only.
 OPTION_FLAGS = ("backend", "precision", "device", "threads", "batch_size", "max_length")
@@ -72,9 +80,23 @@ def add_reranker_options(
     )
     group.add_argument("--labels", nargs="+", default=None, help="label names in logit order, for LABEL_0.. configs")
     _add_option_flags(group)
+    group.add_argument(
+        "--calibration",
+        default=None,
+        help="calibration file from `rerank calibrate` (a temperature for NLI models, Platt scaling for relevance "
+        "models): calibrated probabilities, same order",
+    )
     group.add_argument("--min-entailment", type=float, default=None, help="NLI models: keep entailment >= this")
     group.add_argument("--max-contradiction", type=float, default=None, help="3-label NLI: keep contradiction <= this")
     group.add_argument("--min-score", type=float, default=None, help="relevance models: keep score >= this")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, model_default: str = DEFAULT_MODEL) -> None:
+    """--model, --labels and the ModelOptions flags alone, for commands that score pairs rather than rerank."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default=model_default, help=f"hub id or local directory (default {model_default})")
+    group.add_argument("--labels", nargs="+", default=None, help="label names in logit order, for LABEL_0.. configs")
+    _add_option_flags(group)
 
 
 def model_options(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
@@ -94,9 +116,13 @@ def check_reranker_flags(args: argparse.Namespace, *, show_progress: bool = True
 
     Commands call it before reading their inputs, so a typo fails at once rather than after a corpus is loaded.
     """
+    from rerank.calibration import load_calibration
+
     options = model_options(args, show_progress=show_progress)
     given_thresholds(args)
     check_template(args.template)
+    if getattr(args, "calibration", None) is not None:
+        load_calibration(args.calibration)  # a missing or damaged file fails here, before the model loads
     return options
 
 
@@ -113,11 +139,12 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> R
     loaded = load_model(
         args.model, backend=options.backend, precision=options.precision, device=options.device, threads=options.threads
     )
+    calibration = getattr(args, "calibration", None)
     if loaded.num_logits == 1:
-        return RelevanceReranker(loaded, options=options)
+        return RelevanceReranker(loaded, calibration=calibration, options=options)
     return NLIReranker(
         loaded, granularity=args.granularity, title=args.title, fusion_weight=args.fusion_weight,
-        hypothesis_template=args.template, labels=args.labels, options=options,
+        hypothesis_template=args.template, labels=args.labels, calibration=calibration, options=options,
     )  # fmt: skip
 
 
