@@ -10,8 +10,9 @@ Three granularities behind one option:
   sentence boundaries, is cut into token windows with a stride of three quarters of the budget.
 
 Sentences are the document's own split when it brings one in ``metadata["sentences"]`` (a list of strings),
-otherwise ``rerank.sentences.split_sentences`` of its text. This module is the one sentence source of the project:
-the rerankers, the evaluation cache (pairs per document) and the fact-check metrics all read sentences here.
+otherwise ``rerank.sentences.split_sentences`` of its text, in the given ``language`` (None: the English rule).
+This module is the one sentence source of the project: the rerankers, the evaluation cache (pairs per document) and
+the fact-check metrics all read sentences here.
 
 Spans: every segment carries its character span ``[start, end)`` in ``document.text`` (the title is not part of
 the text, so a segment holding only the title has no span, and a prefixed title is not counted in the span); a
@@ -97,10 +98,11 @@ def given_sentences(document: Document) -> list[str] | None:
     return given
 
 
-def document_sentences(document: Document) -> list[str]:
-    """The document text's sentences (its own split when given, blank entries kept so indices stay aligned)."""
+def document_sentences(document: Document, language: str | None = None) -> list[str]:
+    """The document text's sentences (its own split when given, blank entries kept so indices stay aligned;
+    otherwise ``split_sentences(document.text, language)``)."""
     given = given_sentences(document)
-    return given if given is not None else split_sentences(document.text)
+    return given if given is not None else split_sentences(document.text, language)
 
 
 def sentence_spans(text: str, sentences: Sequence[str]) -> list[Span | None]:
@@ -184,6 +186,7 @@ def segment_document(
     *,
     window_tokens: int = DEFAULT_WINDOW_TOKENS,
     token_offsets: TokenOffsets = word_offsets,
+    language: str | None = None,
 ) -> list[Segment]:
     """The premises of one document, never empty for a document with visible text or title.
 
@@ -193,11 +196,13 @@ def segment_document(
         title: How the title is scored at sentence and window granularity: "sentence", "prefix" or "ignore".
         window_tokens: Token budget of a window (the premise only; the query comes on top).
         token_offsets: The tokenizer's token offsets for a text (``word_offsets`` approximates tokens by words).
+        language: Language code of the text for the sentence splitter (``split_sentences``); None: the English rule.
+            Unused at passage granularity and for a document that brings its own split.
     """
     text = document.text
     if granularity == "passage":
         return [Segment(document.content, None, (0, len(text)) if text.strip() else None)]
-    raw = document_sentences(document)
+    raw = document_sentences(document, language)
     sentences = [
         Segment(sentence, index, span)
         for index, (sentence, span) in enumerate(zip(raw, sentence_spans(text, raw), strict=True))
