@@ -37,7 +37,7 @@ from retrievers.settings import (
     read_settings,
 )
 from retrievers.storage import IndexFormatError, SavedDirectory, check_unique_ids, open_directory, write_documents
-from retrievers.tokenize import DEFAULT_PATTERN, Tokenizer
+from retrievers.tokenize import AUTO, DEFAULT_PATTERN, Tokenizer
 
 __all__ = ["ENGINES", "BM25Config", "BM25Retriever", "BM25Settings", "TokenizerSettings"]
 
@@ -71,23 +71,28 @@ def _optional_text(value: object, info: ValidationInfo) -> str | None:
 
 
 class TokenizerSettings(Settings):
-    """A saved ``Tokenizer.to_dict()``; validating it builds the tokenizer, so its own checks apply too."""
+    """A saved ``Tokenizer.to_dict()``; validating it builds the tokenizer, so its own checks apply too (an unknown
+    language or stemmer, a bad pattern). An index saved before languages existed has no language: English."""
 
     lowercase: Flag = True
-    stopwords: Annotated[str | tuple[str, ...] | None, PlainValidator(_stopwords)] = "en"
-    stemmer: Annotated[str | None, PlainValidator(_optional_text)] = "english"
+    stopwords: Annotated[str | tuple[str, ...] | None, PlainValidator(_stopwords)] = AUTO
+    stemmer: Annotated[str | None, PlainValidator(_optional_text)] = AUTO
     pattern: Text = DEFAULT_PATTERN
+    language: Text = "en"
     _tokenizer: Tokenizer | None = PrivateAttr(default=None)
+
+    def _build_tokenizer(self) -> Tokenizer:
+        return Tokenizer(self.lowercase, self.stopwords, self.stemmer, self.pattern, self.language)
 
     @model_validator(mode="after")
     def _build(self) -> TokenizerSettings:
-        self._tokenizer = Tokenizer(self.lowercase, self.stopwords, self.stemmer, self.pattern)
+        self._tokenizer = self._build_tokenizer()
         return self
 
     @property
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:  # built by the validator; only a model_construct() copy skips it
-            self._tokenizer = Tokenizer(self.lowercase, self.stopwords, self.stemmer, self.pattern)
+            self._tokenizer = self._build_tokenizer()
         return self._tokenizer
 
 
@@ -109,7 +114,8 @@ class BM25Retriever:
         engine: ``"sparse"`` (default; precomputed weights in a term-major sparse matrix, milliseconds per query
             on 100k documents) or ``"rank-bm25"`` (the reference implementation, ~100x slower).
         k1, b, epsilon: BM25Okapi parameters (term-frequency saturation, length normalisation, idf floor factor).
-        tokenizer: How corpus and queries are split (default: lowercase, 2+ character words, English stopwords).
+        tokenizer: How corpus and queries are split (default: lowercase, 2+ character words, English stopwords and
+            stemming); ``Tokenizer(language="fr")`` for another language, saved with the index.
         show_progress: Show a progress bar while tokenising the corpus and in ``retrieve_many``.
         name: Written to ``Candidate.retriever``.
 

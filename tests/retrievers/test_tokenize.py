@@ -44,8 +44,8 @@ def test_lucene_stopword_list():
 def test_bad_settings_raise_naming_the_value():
     with pytest.raises(ValueError, match="klingon"):
         Tokenizer(stemmer="klingon")
-    with pytest.raises(ValueError, match="unknown stopword list 'fr'"):
-        Tokenizer(stopwords="fr")
+    with pytest.raises(ValueError, match="unknown stopword list 'xx'"):
+        Tokenizer(stopwords="xx")
     with pytest.raises(ValueError, match="not a valid regular expression"):
         Tokenizer(pattern="(")
     with pytest.raises(TypeError, match="stemmer"):
