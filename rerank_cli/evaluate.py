@@ -4,6 +4,7 @@ Examples:
     rerank eval --dataset ../shared/data/retrieval/scifact --retriever bm25 --reranker MODEL --k 100
                 --depth 30 --metrics ndcg@10 mrr@10 recall@100 --baseline retriever --out results.json
     rerank eval-nli --data ../shared/data/nli/snli_test.tsv --model MODEL
+    rerank eval-nli --data ../shared/data/nli/xnli_dev/*.tsv --model MODEL   (one row per language, then the mean)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -71,7 +73,9 @@ def register(subparsers) -> None:
 
     nli = subparsers.add_parser("eval-nli", help="accuracy, macro-F1 and calibration of an NLI model on a TSV set",
                                 description=__doc__, formatter_class=raw)  # fmt: skip
-    nli.add_argument("--data", required=True, nargs="+", help="TSV file(s) with header premise, hypothesis, label")
+    nli.add_argument("--data", required=True, nargs="+",
+                     help="TSV file(s) with header premise, hypothesis, label; a file named by a language code "
+                     "(xnli_dev/fr.tsv, mnli_de.tsv) fills the language column; several add a mean row")  # fmt: skip
     nli.add_argument("--limit", type=int, default=None, help="read at most N pairs per file")
     nli.add_argument("--cache", default=None, help="SQLite score cache")
     nli.add_argument("--out", default=None, help="write the reports as JSON")
@@ -303,6 +307,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+_LANGUAGE_SUFFIX = re.compile(r"(?:^|[_.-])([a-z]{2})$")  # "fr", "xnli_fr", "mnli.de": an ISO 639-1 code at the end
+
+
+def _nli_set_language(name: str) -> str | None:
+    """The language a pair file's name ends with (``fr`` for fr.tsv or xnli_fr.tsv), None when it names none."""
+    match = _LANGUAGE_SUFFIX.search(name)
+    return match.group(1) if match else None
+
+
+def _nli_set_names(paths: list[str], stems: list[str]) -> list[str]:
+    """Each file's set name: its stem, or parent/stem where two files share a stem (xnli_dev/en, xnli_test/en)."""
+    return [
+        f"{Path(path).parent.name}/{stem}" if stems.count(stem) > 1 else stem
+        for path, stem in zip(paths, stems, strict=True)
+    ]
+
+
+def _nli_row(cells: list[object]) -> str:
+    return "| " + " | ".join(f"{cell:.4f}" if isinstance(cell, float) else str(cell) for cell in cells) + " |"
+
+
 def run_nli(args: argparse.Namespace) -> int:
     from eval import evaluate_nli, load_nli_tsv
 
@@ -313,18 +338,25 @@ def run_nli(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be a positive number of pairs, got {args.limit}")
     sets = [load_nli_tsv(path, limit=args.limit) for path in args.data]  # every file is read before the model loads
+    names = _nli_set_names(args.data, [examples.name for examples in sets])
     reranker = build_reranker(args, show_progress=not args.no_progress)
     if not isinstance(reranker, NLIReranker):
         raise ValueError(f"{args.model!r} is a relevance cross-encoder (one logit); eval-nli needs an NLI model")
     reports = {}
-    print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")
-    print("|---|---|---|---|---|---|")
+    metrics = ("accuracy", "macro_f1", "ece", "brier")
+    print("| language | set | n | accuracy | macro-F1 | ECE (15 bins) | Brier |")
+    print("|---|---|---|---|---|---|---|")
     with _scorer(reranker, args.cache) as scorer:
-        for examples in sets:
+        for name, examples in zip(names, sets, strict=True):
             report = evaluate_nli(examples.labels, scorer.score_pairs(examples.premises, examples.hypotheses))
-            reports[examples.name] = report.to_dict()
-            print(f"| {examples.name} | {report.n} | {report.accuracy:.4f} | {report.macro_f1:.4f} | "
-                  f"{report.ece:.4f} | {report.brier:.4f} |")  # fmt: skip
+            language = _nli_set_language(examples.name)
+            reports[name] = report.to_dict() | {"language": language}
+            print(_nli_row([language or "-", name, report.n, *(getattr(report, metric) for metric in metrics)]))
+    payload: dict = {"model": args.model, "reports": reports}
+    if len(reports) > 1:  # each set counts once, whatever its size
+        mean = {metric: sum(report[metric] for report in reports.values()) / len(reports) for metric in metrics}
+        payload["mean"] = {"sets": len(reports), "n": sum(report["n"] for report in reports.values())} | mean
+        print(_nli_row(["mean", f"{len(reports)} sets", payload["mean"]["n"], *mean.values()]))
     if args.out:
-        write_text_atomic(args.out, json.dumps({"model": args.model, "reports": reports}, indent=1) + "\n")
+        write_text_atomic(args.out, json.dumps(payload, indent=1) + "\n")
     return 0
