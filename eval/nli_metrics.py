@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eval.data import NLI_LABELS
+from rerank.calibration.reliability import ECE_BINS, calibration_error, classification_reliability
 
 __all__ = [
     "NLIReport",
@@ -30,8 +31,8 @@ __all__ = [
     "negative_log_likelihood",
 ]
 
-ECE_BINS = 15
-PROBABILITY_FLOOR = 1e-15  # NLL clips the gold probability here: one confident mistake costs at most 34.5 nats
+# ECE, Brier and NLL are computed by rerank.calibration.reliability, the one implementation (the calibration file
+# records the same quantities).
 
 
 def _check(labels: Sequence[str], probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,28 +81,20 @@ def expected_calibration_error(labels: Sequence[str], probabilities: np.ndarray,
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive int, got {bins!r}")
     gold, probs = _check(labels, probabilities)
-    confidence, correct = probs.max(axis=1), (probs.argmax(axis=1) == gold).astype(np.float64)
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(total)
+    return calibration_error(probs.max(axis=1), (probs.argmax(axis=1) == gold).astype(np.float64), bins)
 
 
 def brier_score(labels: Sequence[str], probabilities: np.ndarray) -> float:
     """Multi-class Brier score: mean over examples of sum_c (p_c - 1[c = gold])^2 (0 is perfect, 2 the worst)."""
     gold, probs = _check(labels, probabilities)
-    onehot = np.eye(len(NLI_LABELS))[gold]
-    return float(((probs - onehot) ** 2).sum(axis=1).mean())
+    return classification_reliability(probs, gold).brier
 
 
 def negative_log_likelihood(labels: Sequence[str], probabilities: np.ndarray) -> float:
     """NLL = mean over examples of -log max(p_gold, 1e-15), in nats (0 is perfect; what temperature scaling
     minimises)."""
     gold, probs = _check(labels, probabilities)
-    return float(-np.log(np.maximum(probs[np.arange(len(gold)), gold], PROBABILITY_FLOOR)).mean())
+    return classification_reliability(probs, gold).nll
 
 
 @dataclass(frozen=True)
