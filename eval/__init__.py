@@ -29,7 +29,7 @@ from eval.data import (
 )
 from eval.download import download_beir, resolve_dataset
 from eval.evaluate import Evaluation, evaluate, rank_documents
-from eval.factcheck import FactCheckReport, evaluate_factcheck, predict_claims
+from eval.factcheck import ClaimPrediction, FactCheckReport, evaluate_factcheck, predict_claims, report_predictions
 from eval.filtering import FilterReport, evaluate_filter
 from eval.metrics import METRICS, resolve_metric
 from eval.nli_metrics import NLIReport, evaluate_nli
@@ -55,6 +55,7 @@ __all__ = [
     "BeirDataset",
     "CachedScorer",
     "Claim",
+    "ClaimPrediction",
     "Comparison",
     "Evaluation",
     "FactCheckReport",
@@ -89,6 +90,7 @@ __all__ = [
     "rank_documents",
     "ranking_of",
     "relevance_key",
+    "report_predictions",
     "rerank_run",
     "reranker_key",
     "resolve_dataset",

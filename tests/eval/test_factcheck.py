@@ -1,12 +1,22 @@
-"""Fact-check metrics with a rule-based pair scorer (hand-checkable), and with the mini NLI model on real claims."""
+"""Fact-check metrics over rerank.verify's predictions: a rule-based pair scorer (hand-checkable), and the mini NLI
+model on real claims."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from eval import Claim, evaluate_factcheck, load_scifact_claims, load_scifact_sentences, predict_claims
+from eval import (
+    CachedScorer,
+    Claim,
+    evaluate_factcheck,
+    load_scifact_claims,
+    load_scifact_sentences,
+    predict_claims,
+    report_predictions,
+)
 from rerank.records import Document
+from rerank.verify import verify_many
 
 
 def keyword_scorer(premises, hypotheses):
@@ -63,16 +73,63 @@ def test_errors_name_the_problem():
         predict_claims([Claim("9", "Q.", ["a"], "NOINFO")], bare, keyword_scorer)
     with pytest.raises(ValueError, match="min_entailment"):
         predict_claims(CLAIMS, DOCS, keyword_scorer, min_entailment=1.5)
+    with pytest.raises(TypeError, match="NLIReranker, a CachedScorer or a score_pairs callable"):
+        predict_claims(CLAIMS, DOCS, "not a scorer")
     with pytest.raises(ValueError, match="no claims"):
         evaluate_factcheck([], DOCS, keyword_scorer)
 
 
-def test_mini_nli_model_on_scifact_claims(mini_nli_model, factcheck_dir):
+def test_predictions_are_rerank_verify_verdicts():
+    predictions = predict_claims(CLAIMS, DOCS, keyword_scorer, max_contradiction=0.7)
+    verdicts = verify_many(
+        [c.text for c in CLAIMS], [[DOCS[d] for d in c.cited_doc_ids] for c in CLAIMS], score_pairs=keyword_scorer,
+        max_contradiction=0.7,
+    )  # fmt: skip
+    assert [p.verdict for p in predictions] == verdicts
+    assert [p.label for p in predictions] == ["SUPPORT", "CONTRADICT", "NOINFO", "CONTRADICT"]
+
+
+def test_evidence_ids_replace_the_cited_abstracts():
+    # claim 1 checked against b (refuting) instead of its cited a; claim 3 against nothing
+    predictions = predict_claims(CLAIMS, DOCS, keyword_scorer, evidence_ids={"1": ["b"], "3": []})
+    assert [p.label for p in predictions] == ["CONTRADICT", "CONTRADICT", "NOINFO", "CONTRADICT"]
+    assert predictions[0].evidence == {"b": ("CONTRADICT", (0,))}
+    with pytest.raises(ValueError, match="'nope'"):
+        predict_claims(CLAIMS, DOCS, keyword_scorer, evidence_ids={"1": ["nope"]})
+
+
+def test_report_of_no_claims_is_refused():
+    with pytest.raises(ValueError, match="no claims"):
+        report_predictions([], [])
+
+
+@pytest.fixture(scope="module")
+def scifact_sample(factcheck_dir):
+    claims = [c for c in load_scifact_claims(factcheck_dir / "claims_dev.jsonl") if len(c.cited_doc_ids) == 1][:8]
+    return claims, load_scifact_sentences(factcheck_dir / "corpus_sentences.jsonl.gz")
+
+
+def test_mini_nli_model_on_scifact_claims(mini_nli_model, scifact_sample, tmp_path):
     from rerank import NLIReranker
 
-    claims = [c for c in load_scifact_claims(factcheck_dir / "claims_dev.jsonl") if len(c.cited_doc_ids) == 1][:8]
-    documents = load_scifact_sentences(factcheck_dir / "corpus_sentences.jsonl.gz")
-    reranker = NLIReranker(mini_nli_model, granularity="passage", fusion_weight=None, show_progress=False)
-    report = evaluate_factcheck(claims, documents, reranker.score_pairs)
+    claims, documents = scifact_sample
+    reranker = NLIReranker(mini_nli_model, fusion_weight=None, show_progress=False)
+    report = evaluate_factcheck(claims, documents, reranker)
     assert report.n_claims == 8 and sum(map(sum, report.confusion)) == 8
     assert 0.0 <= report.selection_f1 <= 1.0 and 0.0 <= report.label_accuracy <= 1.0
+    cached = CachedScorer(reranker, tmp_path / "scores.sqlite")
+    assert evaluate_factcheck(claims, documents, cached) == report  # first run fills the cache
+    assert evaluate_factcheck(claims, documents, cached) == report and cached.hits > 0
+    assert evaluate_factcheck(claims, documents, reranker.score_pairs) == report  # a bare callable: sentences too
+
+
+def test_a_window_counts_every_sentence_it_holds(mini_nli_model, scifact_sample):
+    from rerank import NLIReranker
+
+    claims, documents = scifact_sample
+    reranker = NLIReranker(mini_nli_model, granularity="window", window_tokens=64, show_progress=False)
+    (prediction,) = predict_claims(claims[:1], documents, reranker, min_entailment=0.0)  # every window supports
+    (doc_id,) = claims[0].cited_doc_ids
+    sentences = documents[doc_id].metadata["sentences"]
+    assert prediction.evidence[doc_id][1] == tuple(i for i, s in enumerate(sentences) if s.strip())
+    assert any(item.text.count(". ") >= 1 for item in prediction.verdict.evidence)
