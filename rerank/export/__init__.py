@@ -21,7 +21,7 @@ import importlib.util
 import json
 import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,10 @@ from rerank.export.errors import ExportError
 from rerank.export.graph import OPSET, export_onnx_graph
 from rerank.export.openvino import write_openvino
 from rerank.export.quantize import ONNX_DYNAMIC, quantize_onnx_dynamic
-from rerank.export.verify import CHECK_PAIRS, check_export, reference_logits, require_parity
+from rerank.export.verify import check_export, reference_logits, require_parity, verification_pairs
 
 __all__ = [
+    "EXPORT_STEPS",
     "FORMATS",
     "QUANTIZATIONS",
     "ExportError",
@@ -50,6 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "openvino")
+EXPORT_STEPS = 4  # how many times export_model calls ``progress``
 QUANTIZATIONS = (None, "int8")
 
 
@@ -114,6 +116,7 @@ def export_model(
     labels: Sequence[str] | Mapping[int, str] | None = None,
     opset: int = OPSET,
     overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Export a PyTorch cross-encoder to a directory with the graph, config.json, tokenizer and manifest.json.
 
@@ -130,6 +133,7 @@ def export_model(
         opset: ONNX opset.
         overwrite: Replace ``out`` if it holds an earlier export (its manifest.json says so); anything else there
             is refused. The old export is removed only after the new one is complete and verified.
+        progress: Called with the name of each step as it starts (EXPORT_STEPS of them), e.g. to move a bar.
 
     Returns:
         The directory written.
@@ -144,12 +148,15 @@ def export_model(
         >>> export_model("path/to/nli-model", "out/nli-openvino", format="openvino")  # doctest: +SKIP
     """
     _check_arguments(format, quantize, calibration)
+    step = progress or (lambda name: None)
     out = Path(out).expanduser()
     staging.check_destination(out, overwrite)
+    step("loading the source model")
     loaded, hf_model, source_graph = _load_source(model)
     id2label = _labels(loaded, labels)
     input_names = loaded.runner.input_names
-    reference = reference_logits(loaded.runner, loaded.tokenizer, CHECK_PAIRS, input_names)
+    pairs = verification_pairs()
+    reference = reference_logits(loaded.runner, loaded.tokenizer, pairs, input_names)
     precision = "int8" if quantize else "fp32"
 
     with staging.staging_directory(out) as work:
@@ -157,13 +164,16 @@ def export_model(
         scratch.mkdir()
         built.mkdir()
         onnx_path = scratch / files.ONNX_FILE
+        step("exporting the ONNX graph")
+        windowed = 0
         if hf_model is not None:
-            export_onnx_graph(hf_model, loaded.tokenizer, input_names, onnx_path, opset=opset)
+            windowed = export_onnx_graph(hf_model, loaded.tokenizer, input_names, onnx_path, opset=opset)
         else:
             shutil.copy(source_graph, onnx_path)
             for extra in source_graph.parent.glob("*.data"):
                 shutil.copy(extra, scratch / extra.name)
         quantization: dict[str, Any] | None = None
+        step("quantizing to int8" if quantize else f"writing the {format} graph")
         if format == "onnx":
             if quantize == "int8":
                 quantize_onnx_dynamic(onnx_path, built / files.ONNX_FILE)
@@ -181,7 +191,8 @@ def export_model(
             else files.read_config(files.model_directory(source_graph))
         )
         _write_metadata(built, config, loaded.tokenizer, id2label)
-        check = check_export(built, format, reference)
+        step(f"checking it against the source on {len(pairs)} pairs")
+        check = check_export(built, format, reference, pairs)
         require_parity(check, format, precision)
         manifests.write_manifest(
             built,
@@ -193,6 +204,7 @@ def export_model(
                 "source_fingerprint": loaded.fingerprint,
                 "architecture": type(hf_model).__name__ if hf_model is not None else "onnx graph",
                 "exporter": "torch.onnx.export(dynamo=True, shared batch/sequence Dims)"
+                + (f", windowed relative attention in {windowed} layers" if windowed else "")
                 if hf_model is not None
                 else f"copied from {source_graph}",
                 "opset": opset if hf_model is not None else None,

@@ -1,8 +1,9 @@
 """Check an export against its source: reference logits through the rerankers' own batching, and the parity check.
 
 Every export is loaded back the way the rerankers load it (by the backend, from the directory written) and compared
-with the source model on pairs of several lengths. An fp32 export more than ``FP32_TOLERANCE`` off in any logit is
-refused.
+with the source model on pairs of several lengths and languages (``verification_pairs``: five hand-written pairs and
+the first ``SHIPPED_PAIRS`` of the shipped check pairs). An fp32 export more than ``FP32_TOLERANCE`` off in any logit
+is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from rerank.batching import encode_pairs, run_batches
 from rerank.export.errors import ExportError
 from rerank.export.graph import TRACE_PAIRS
 
-__all__ = ["CHECK_PAIRS", "FP32_TOLERANCE", "check_export", "reference_logits", "require_parity"]
+__all__ = ["CHECK_PAIRS", "FP32_TOLERANCE", "check_export", "reference_logits", "require_parity", "verification_pairs"]
 
 FP32_TOLERANCE = 1e-3  # largest |logit difference| to the source accepted for an fp32 export
+SHIPPED_PAIRS = 45  # shipped check pairs (rerank/data/check_pairs.tsv) added to CHECK_PAIRS
 # Pairs of several lengths (batched differently from the traced pair), used to check an export against its source.
 CHECK_PAIRS = (
     *TRACE_PAIRS,
@@ -32,24 +34,34 @@ CHECK_PAIRS = (
 )  # fmt: skip
 
 
+def verification_pairs() -> list[tuple[str, str]]:
+    """The pairs an export is compared with its source on: CHECK_PAIRS, then SHIPPED_PAIRS shipped check pairs."""
+    from rerank.export.check_pairs import check_pairs
+
+    return [*CHECK_PAIRS, *check_pairs(limit=SHIPPED_PAIRS)]
+
+
 def reference_logits(runner, tokenizer, pairs: Sequence[tuple[str, str]], input_names: Sequence[str]) -> np.ndarray:
     """Logits for ``pairs`` through the project's own length-sorted batching (what the rerankers run)."""
     encoded = encode_pairs(tokenizer, [p for p, _ in pairs], [h for _, h in pairs], 256)
     return run_batches(encoded, runner, input_names=input_names, pad_token_id=tokenizer.pad_token_id or 0,
-                       batch_size=2, show_progress=False)  # fmt: skip
+                       batch_size=8, show_progress=False)  # fmt: skip
 
 
-def check_export(directory: Path, format: str, reference: np.ndarray) -> dict[str, Any]:
-    """Load the graph in ``directory`` with the ``format`` backend and compare its logits with ``reference``.
+def check_export(
+    directory: Path, format: str, reference: np.ndarray, pairs: Sequence[tuple[str, str]] = CHECK_PAIRS
+) -> dict[str, Any]:
+    """Load the graph in ``directory`` with the ``format`` backend and compare its logits with ``reference``
+    (the source's logits for ``pairs``).
 
     Returns:
         The manifest's "verification": pairs checked, max |logit difference|, argmax agreement.
     """
     backend = importlib.import_module(BACKENDS[format][0])
     loaded = backend.load(str(directory), precision="fp32")
-    got = reference_logits(loaded.runner, loaded.tokenizer, CHECK_PAIRS, loaded.runner.input_names)
+    got = reference_logits(loaded.runner, loaded.tokenizer, pairs, loaded.runner.input_names)
     return {
-        "pairs": len(CHECK_PAIRS),
+        "pairs": len(pairs),
         "max_abs_logit_diff": float(np.abs(got - reference).max()),
         "argmax_agreement": float((got.argmax(axis=1) == reference.argmax(axis=1)).mean()),
     }

@@ -56,6 +56,7 @@ def test_export_directory_contents(tiny_onnx_dir, tiny_deberta_dir):
     manifest = json.loads((tiny_onnx_dir / "manifest.json").read_text())
     assert manifest["format"] == "onnx" and manifest["precision"] == "fp32" and manifest["quantization"] is None
     assert manifest["source"] == str(tiny_deberta_dir) and "dynamo=True" in manifest["exporter"]
+    assert "windowed relative attention in 2 layers" in manifest["exporter"]
     assert manifest["inputs"] == ["input_ids", "attention_mask"]  # DeBERTa-v3 takes no token_type_ids
     assert manifest["verification"]["max_abs_logit_diff"] < 1e-4
     assert {"torch", "onnxruntime", "transformers"} <= set(manifest["versions"])
@@ -73,7 +74,7 @@ def test_tiny_deberta_fp32_parity(tiny_onnx_dir, tiny_deberta_dir, backend):
     reference = NLIReranker(str(tiny_deberta_dir), backend="torch", show_progress=False).score_pairs(
         PREMISES, HYPOTHESES
     )
-    reranker = NLIReranker(str(tiny_onnx_dir), backend=backend, show_progress=False, batch_size=2)
+    reranker = NLIReranker(str(tiny_onnx_dir), backend=backend, precision="fp32", show_progress=False, batch_size=2)
     assert reranker.model.runner.backend != "torch" and reranker.model.runner.precision == "fp32"
     np.testing.assert_allclose(reranker.score_pairs(PREMISES, HYPOTHESES), reference, atol=1e-4)
 
@@ -201,3 +202,40 @@ def test_overwrite_replaces_an_earlier_export_only_once_verified(tmp_path, tiny_
     assert replaced["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
     assert load_model(str(out), backend="onnx").id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
     assert [path.name for path in tmp_path.iterdir()] == ["nli-onnx"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},  # DeBERTa-v3: 256 log buckets, shared position keys, c2p + p2c
+        {"position_buckets": -1, "max_relative_positions": -1},  # no buckets: the span is max_position_embeddings
+        {"share_att_key": False, "pos_att_type": ["c2p"]},  # DeBERTa-v2 style: separate position projections
+    ],
+)
+def test_windowed_relative_attention_is_exact(settings):
+    """The windowed relative attention traced into exports gives the logits of transformers' own, for lengths
+    inside the bucket span and beyond it, with padding."""
+    import torch
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+
+    from rerank.export.graph import windowed_relative_attention
+
+    defaults = {"position_buckets": 256, "pos_att_type": ["p2c", "c2p"], "share_att_key": True}
+    config = DebertaV2Config(
+        vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=512, relative_attention=True, norm_rel_ebd="layer_norm", type_vocab_size=0,
+        num_labels=3, **{**defaults, **settings},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = DebertaV2ForSequenceClassification(config).eval()
+    for length in (3, 40, 300):
+        ids = torch.randint(5, 300, (3, length))
+        mask = torch.ones_like(ids)
+        mask[1, length // 2 :] = 0
+        with torch.inference_mode():
+            plain = model(input_ids=ids, attention_mask=mask).logits
+            with windowed_relative_attention(model) as layers:
+                windowed = model(input_ids=ids, attention_mask=mask).logits
+        assert layers == 2
+        torch.testing.assert_close(windowed, plain, atol=1e-5, rtol=1e-5, msg=f"length {length}")
+    assert "disentangled_attention_bias" not in vars(model.deberta.encoder.layer[0].attention.self), "restored"
