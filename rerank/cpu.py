@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["FEATURES", "CPUInfo", "cpu_info", "describe"]
+__all__ = ["FEATURES", "INT8_VARIANTS", "CPUInfo", "bf16_units", "cpu_info", "describe", "int8_variants",
+           "machine_kind"]  # fmt: skip
 
 # Feature name -> the /proc/cpuinfo flags that provide it (any one is enough).
 FEATURES: dict[str, tuple[str, ...]] = {
@@ -30,6 +31,15 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "avx2": ("avx2",),
     "neon": ("asimd", "neon"),
 }
+# Dynamically quantized ONNX files of the sentence-transformers layout (onnx/model_<variant>.onnx), best first, with
+# the feature each needs: its quantization settings suit that instruction set (on AVX2 without VNNI, u8 activations
+# with reduced-range weights avoid the saturation of VPMADDUBSW).
+INT8_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("qint8_avx512_vnni", "vnni"),
+    ("qint8_avx512", "avx512"),
+    ("quint8_avx2", "avx2"),
+    ("qint8_arm64", "neon"),
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,28 @@ def cpu_info() -> CPUInfo:
     model = fields.get("model name") or fields.get("Hardware") or platform.processor() or platform.machine()
     flags = frozenset((fields.get("flags") or fields.get("Features") or "").split())
     return CPUInfo(model=model, cores=os.cpu_count() or 1, flags=flags)
+
+
+def bf16_units(info: CPUInfo | None = None) -> str | None:
+    """The CPU's native bf16 matrix units, "AMX" or "AVX-512 BF16", or None where bf16 would be emulated."""
+    info = info or cpu_info()
+    if info.has("amx_bf16"):
+        return "AMX"
+    return "AVX-512 BF16" if info.has("avx512_bf16") else None
+
+
+def int8_variants(info: CPUInfo | None = None) -> list[str]:
+    """The int8 ONNX variants (INT8_VARIANTS names) this CPU runs well, best first; [] when none fits."""
+    info = info or cpu_info()
+    return [variant for variant, feature in INT8_VARIANTS if info.has(feature)]
+
+
+def machine_kind(info: CPUInfo | None = None) -> str:
+    """What decides how a reduced precision rounds here: architecture and inference features, e.g.
+    "x86_64 amx_bf16 avx512_bf16 vnni avx512 avx2" (the key of a precision check's verdict; the model name and core
+    count do not count, so machines of one kind share verdicts)."""
+    info = info or cpu_info()
+    return f"{platform.machine() or 'unknown'} {info.summary()}"
 
 
 def describe() -> str:

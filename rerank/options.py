@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,9 +22,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rerank.backends import BACKENDS
 from rerank.cache import ScoreCache
 
-__all__ = ["LOAD_FIELDS", "PRECISIONS", "ModelOptions", "check_loaded", "resolve_options"]
+__all__ = ["AUTO_EXPORT_ENV", "LOAD_FIELDS", "PRECISIONS", "ModelOptions", "auto_export_default", "check_loaded",
+           "resolve_options"]  # fmt: skip
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+AUTO_EXPORT_ENV = "NLI_RERANK_AUTO_EXPORT"  # 0/false/no/off turns automatic export off by default
+
+
+def auto_export_default() -> bool:
+    """False when the environment variable NLI_RERANK_AUTO_EXPORT is 0, false, no or off; else True."""
+    return os.environ.get(AUTO_EXPORT_ENV, "").strip().lower() not in {"0", "false", "no", "off"}
+
+
 # Options that decide how the model is loaded; the rest only change how pairs are fed to it.
 LOAD_FIELDS = ("backend", "precision", "device", "threads")
 
@@ -34,25 +44,34 @@ class ModelOptions(BaseModel):
     Attributes:
         backend: "auto" (the fastest installed backend that can run the model as given) or a name in
             ``rerank.backends.BACKENDS`` ("torch", "onnx", "openvino").
-        precision: "fp32", "bf16" or "int8", where the backend supports it.
+        precision: "auto" (bf16 where the CPU has bf16 units and bf16 keeps fp32's answers on the shipped check
+            pairs, else fp32; never int8), or "fp32", "bf16", "int8" where the backend supports it.
         device: "cpu", "cuda", "cuda:1", ... (torch backend; the others run on the CPU).
         threads: Intra-op threads of the backend; None keeps the library default.
         batch_size: Pairs per forward pass.
         max_length: Token budget per pair; the premise is truncated to fit, never the hypothesis.
         show_progress: Show a progress bar when scoring takes more than one batch.
         cache: A shared rerank.cache.ScoreCache of logits, or None.
+        auto_export: With backend "auto", export PyTorch weights once for OpenVINO/onnxruntime (into the export
+            cache, verified) when no pre-converted graph exists; the default is on unless NLI_RERANK_AUTO_EXPORT=0.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     backend: str = Field("auto", description="auto, or one of " + ", ".join(BACKENDS))
-    precision: str = Field("fp32", description="fp32, bf16 or int8 (where the backend supports it)")
+    precision: str = Field("auto", description="auto (bf16 where native and checked, else fp32), fp32, bf16 or int8")
     device: str = Field("cpu", description="cpu, cuda, cuda:N (torch backend)")
     threads: int | None = Field(None, ge=1, strict=True, description="backend intra-op threads (default: library's)")
     batch_size: int = Field(32, ge=1, strict=True, description="pairs per forward pass")
     max_length: int = Field(512, ge=2, strict=True, description="token budget per pair; only the premise is cut")
     show_progress: bool = Field(True, strict=True, description="progress bars while scoring")
     cache: ScoreCache | None = Field(None, description="shared in-memory logit cache")
+    auto_export: bool = Field(
+        default_factory=auto_export_default,
+        strict=True,
+        description="export PyTorch weights once for OpenVINO/onnxruntime when backend is auto (env "
+        f"{AUTO_EXPORT_ENV}=0 turns it off)",
+    )
 
     @field_validator("backend")
     @classmethod
@@ -106,7 +125,7 @@ def resolve_options(options: ModelOptions | None = None, overrides: Mapping[str,
 def check_loaded(options: ModelOptions, loaded: Any) -> None:
     """Raise ValueError when options set explicitly contradict how ``loaded`` (a LoadedModel) was loaded.
 
-    Only fields the caller set are compared; ``backend="auto"`` agrees with any backend.
+    Only fields the caller set are compared; ``backend="auto"`` and ``precision="auto"`` agree with any value.
     """
     actual = {
         "backend": loaded.runner.backend,
@@ -117,7 +136,7 @@ def check_loaded(options: ModelOptions, loaded: Any) -> None:
     conflicts = []
     for name in LOAD_FIELDS:
         wanted = getattr(options, name)
-        if name not in options.model_fields_set or (name == "backend" and wanted == "auto"):
+        if name not in options.model_fields_set or (name in {"backend", "precision"} and wanted == "auto"):
             continue
         if wanted != actual[name]:
             conflicts.append(f"{name}={wanted!r} (the model runs with {name}={actual[name]!r})")

@@ -50,6 +50,8 @@ class LoadedModel:
         extra: Backend details (the graph file and its manifest for exported models).
         device: The device it was loaded for ("cpu", "cuda", ...), as asked.
         threads: The intra-op thread count it was loaded with, or None for the backend's default.
+        reason: Why this backend and precision run, in one line, e.g. "openvino bf16: AMX bf16 units; check on
+            300 pairs: argmax agreement 99.67%, max |dp| 0.0081" (set by rerank.loading; "" when loaded directly).
     """
 
     source: str
@@ -62,3 +64,4 @@ class LoadedModel:
     extra: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     threads: int | None = None
+    reason: str = ""

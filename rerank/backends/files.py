@@ -69,13 +69,17 @@ def find_onnx(model: str | Path) -> Path | None:
 
 
 def find_openvino(model: str | Path) -> Path | None:
-    """The OpenVINO IR (.xml) of ``model``: the file itself or DIR/openvino_model.xml; None when there is none."""
+    """The OpenVINO IR (.xml) of ``model``: the file itself, DIR/openvino_model.xml or DIR/openvino/openvino_model.xml;
+    None when there is none."""
     path = Path(os.path.expanduser(str(model)))
     if path.is_file() and path.suffix == ".xml":
         return path
     directory = _directory(model)
-    if directory is not None and (directory / OPENVINO_FILE).is_file():
-        return directory / OPENVINO_FILE
+    if directory is None:
+        return None
+    for candidate in (directory / OPENVINO_FILE, directory / "openvino" / OPENVINO_FILE):
+        if candidate.is_file():
+            return candidate
     return None
 
 
@@ -108,9 +112,10 @@ def is_dynamic_int8_onnx(graph: Path) -> bool:
 
 
 def model_directory(graph: Path) -> Path:
-    """The directory holding a graph's tokenizer and config (the parent of onnx/model.onnx's folder for that layout)."""
+    """The directory holding a graph's tokenizer and config (the parent of the onnx/ or openvino/ folder of the
+    sentence-transformers layout)."""
     parent = graph.parent
-    if parent.name == "onnx" and not any((parent / name).is_file() for name in TOKENIZER_FILES):
+    if parent.name in {"onnx", "openvino"} and not any((parent / name).is_file() for name in TOKENIZER_FILES):
         return parent.parent
     return parent
 

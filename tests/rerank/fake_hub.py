@@ -18,7 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["add_snapshot", "fake_commit", "hub_env", "repo_folder", "set_ref"]
+__all__ = ["add_file", "add_snapshot", "fake_commit", "hub_env", "repo_folder", "set_ref"]
 
 
 def fake_commit(label: str) -> str:
@@ -39,7 +39,8 @@ def set_ref(cache_dir: Path, repo_id: str, commit: str, ref: str = "main") -> No
 
 
 def add_snapshot(cache_dir: Path, repo_id: str, model_dir: Path, commit: str | None = None, ref: str = "main") -> str:
-    """Copy the files of ``model_dir`` into the repo's cache as snapshot ``commit`` and point ``ref`` at it.
+    """Copy the files of ``model_dir`` (subfolders such as onnx/ and openvino/ included) into the repo's cache as
+    snapshot ``commit`` and point ``ref`` at it.
 
     Returns:
         The commit (``fake_commit(str(model_dir))`` when none is given).
@@ -49,18 +50,28 @@ def add_snapshot(cache_dir: Path, repo_id: str, model_dir: Path, commit: str | N
     blobs, snapshot = folder / "blobs", folder / "snapshots" / commit
     blobs.mkdir(parents=True, exist_ok=True)
     snapshot.mkdir(parents=True, exist_ok=True)
-    for path in sorted(Path(model_dir).iterdir()):
-        if not path.is_file():
-            continue
-        blob = blobs / hashlib.sha256(path.read_bytes()).hexdigest()
-        if not blob.exists():
-            shutil.copyfile(path, blob)
-        link = snapshot / path.name
-        if link.exists() or link.is_symlink():
-            link.unlink()
-        link.symlink_to(os.path.relpath(blob, snapshot))
+    for path in sorted(Path(model_dir).rglob("*")):
+        if path.is_file():
+            add_file(cache_dir, repo_id, commit, path.relative_to(model_dir).as_posix(), path)
     set_ref(cache_dir, repo_id, commit, ref)
     return commit
+
+
+def add_file(cache_dir: Path, repo_id: str, commit: str, name: str, source: Path) -> Path:
+    """Put ``source`` into snapshot ``commit`` as ``name`` (a path in the repo such as "onnx/model.onnx"), stored
+    as a blob and linked, as huggingface_hub does; returns the snapshot path."""
+    folder = repo_folder(cache_dir, repo_id)
+    blobs = folder / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    blob = blobs / hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    if not blob.exists():
+        shutil.copyfile(source, blob)
+    link = folder / "snapshots" / commit / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.exists() or link.is_symlink():
+        link.unlink()
+    link.symlink_to(os.path.relpath(blob, link.parent))
+    return link
 
 
 def hub_env(cache_dir: Path, **extra: str) -> dict[str, str]:
