@@ -201,6 +201,9 @@ def plan_load(
         return LoadPlan(chosen, graph.name, precision, f"pre-converted {graph.name} from the hub ({where})", fetch)
     if backend != "auto":  # an explicitly named graph backend converts PyTorch weights, as before
         return LoadPlan(backend, model, precision, f"{backend} as asked")
+    if (where == "none" if hub else not files.has_hf_weights(model)) and precision != "int8":
+        # nothing to export (a hub id neither listed nor cached, a path without weights): torch says what is missing
+        return LoadPlan("torch", model, precision, "torch (no graph and no weights found to export)")
     return _plan_pytorch(model, precision, backends, auto_export)
 
 

@@ -362,3 +362,12 @@ def test_shipped_check_pairs_are_the_generated_ones():
         assert word in text
     lengths = sorted(len(premise.split()) for premise, _ in pairs)
     assert lengths[0] < 12 and lengths[-1] > 150
+
+
+def test_nothing_to_export_is_torch_s_clear_error(tmp_path, cache):
+    from rerank.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="no such directory"):
+        load_model(str(tmp_path / "missing"))
+    assert plan_load(str(tmp_path)).backend == "torch", "a folder without weights or graphs has nothing to export"
+    assert not list(cache.glob("*-openvino-*")) if cache.exists() else True
