@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from pathlib import Path
 
 from eval import CachedScorer, evaluate_nli, load_nli_tsv
+from rerank.cpu import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -23,6 +25,8 @@ def main() -> int:
     parser.add_argument("--model", default=str(SHARED / "models" / "mini-nli-minilm-l6"))
     parser.add_argument("--sets", nargs="+", default=SETS, help=f"names in ../shared/data/nli (default {SETS})")
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--backend", default="torch", help="backend (default torch: the rows in docs are torch fp32)")
+    parser.add_argument("--precision", default="fp32", help="precision (default fp32)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "scores.sqlite")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval_nli.json")
     args = parser.parse_args()
@@ -30,8 +34,9 @@ def main() -> int:
     from rerank import NLIReranker
 
     reranker = NLIReranker(args.model, granularity="passage", fusion_weight=None, max_length=args.max_length,
-                           show_progress=False)  # fmt: skip
+                           backend=args.backend, precision=args.precision, show_progress=False)  # fmt: skip
     scorer = CachedScorer(reranker, args.cache)
+    print(f"# eval_nli, {time.strftime('%Y-%m-%d')}\n{describe()}")
     print(f"model {args.model}, {reranker.model.runner.backend} {reranker.model.runner.precision}, "
           f"max_length {args.max_length}")  # fmt: skip
     print("| set | n | accuracy | macro-F1 | ECE (15 bins) | Brier | pairs/s (recorded when scored) |")

@@ -86,6 +86,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "scores.sqlite")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "eval_scifact.json")
     parser.add_argument("--relevance-backend", default="auto", help="backend of the relevance model (auto: onnx)")
+    parser.add_argument("--nli-backend", default="torch", help="backend of the NLI model (docs: torch)")
+    parser.add_argument("--nli-precision", default="fp32", help="precision of the NLI model (docs: fp32)")
     parser.add_argument("--skip-relevance", action="store_true")
     parser.add_argument("--skip-nli", action="store_true")
     parser.add_argument("--skip-factcheck", action="store_true")
@@ -106,6 +108,7 @@ def nli_scorer(args, model, settings: dict) -> CachedScorer:
 
     max_length = args.passage_max_length if settings["granularity"] == "passage" else 512
     reranker = NLIReranker(model, fusion_weight=None, max_length=max_length, show_progress=False, **settings)
+    print(f"NLI {settings}: {reranker.model.runner.backend} {reranker.model.runner.precision}")
     return CachedScorer(reranker, args.cache)
 
 
@@ -183,7 +186,7 @@ def main() -> int:
     for label, settings in () if args.skip_nli else nli_modes(args):
         from rerank import load_model
 
-        model = model or load_model(args.nli_model)
+        model = model or load_model(args.nli_model, backend=args.nli_backend, precision=args.nli_precision)
         scorer = nli_scorer(args, model, settings)
         test_s = score_all(scorer, test_q, test_r, args.depth)
         train_s = score_all(scorer, train_q, train_r, args.depth)
@@ -247,7 +250,7 @@ def run_factcheck(args) -> dict:
     claims = load_scifact_claims(folder / "claims_dev.jsonl")
     documents = load_scifact_sentences(folder / "corpus_sentences.jsonl.gz")
     reranker = NLIReranker(args.nli_model, granularity="passage", fusion_weight=None, max_length=256,
-                           show_progress=False)  # fmt: skip
+                           backend=args.nli_backend, precision=args.nli_precision, show_progress=False)  # fmt: skip
     scorer = CachedScorer(reranker, args.cache)
     print(f"\nSciFact dev claims ({len(claims)}), cited abstracts given, mini NLI model, thresholds 0.5:")
     print("| evidence P | evidence R | evidence F1 | labelled F1 | label accuracy | label macro-F1 |")
