@@ -14,6 +14,7 @@ from typing import Any
 
 from rerank.contract import Reranker
 from rerank.errors import MissingDependencyError, ModelLoadError
+from rerank.groundedness import Groundedness, SentenceCheck, groundedness, groundedness_many
 from rerank.nli_reranker import DEFAULT_MODEL, NLIReranker
 from rerank.options import ModelOptions
 from rerank.pipeline import Pipeline, Retriever
@@ -30,12 +31,15 @@ from rerank.records import (
     as_documents,
 )
 from rerank.relevance_reranker import RelevanceReranker
+from rerank.verify import EvidenceItem, Verdict, verify, verify_many
 
 __all__ = [
     "DEFAULT_MODEL",
     "Candidate",
     "Document",
     "Evidence",
+    "EvidenceItem",
+    "Groundedness",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelOptions",
@@ -48,10 +52,16 @@ __all__ = [
     "RerankResult",
     "Reranker",
     "Retriever",
+    "SentenceCheck",
     "SourceScore",
+    "Verdict",
     "as_candidates",
     "as_documents",
+    "groundedness",
+    "groundedness_many",
     "load_model",
+    "verify",
+    "verify_many",
 ]
 __version__ = "0.2.0"
 
