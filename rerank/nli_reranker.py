@@ -46,6 +46,7 @@ from rerank.segmenter import (
     segment_document,
     word_offsets,
 )
+from rerank.sentences import check_language
 from rerank.validation import check_positive_int, check_query, check_top_k
 
 __all__ = ["DEFAULT_FUSION_WEIGHT", "DEFAULT_GRANULARITY", "DEFAULT_MODEL", "GRANULARITIES", "NLIReranker", "softmax"]
@@ -105,6 +106,8 @@ class NLIReranker:
         order: What results are ordered by (fused with the retriever when fusion_weight is set): "entailment", or
             "decisiveness" = entailment + contradiction = 1 - neutral (a passage that refutes the claim is as
             relevant to it as one that supports it). Thresholds always act on the probabilities.
+        language: Language code of the documents for sentence splitting ("de", "zh", "hi", ...; None or "en" is
+            the English rule); see rerank.sentences.
         calibration: A calibration file written by ``rerank calibrate`` (path or ``rerank.calibration``
             CalibrationFile) or a ``rerank.head.Temperature``: logits are divided by its temperature before the
             softmax. It changes probabilities (hence thresholds and fusion) but never a pair's argmax; a file fitted
@@ -136,6 +139,7 @@ class NLIReranker:
         window_tokens: int = DEFAULT_WINDOW_TOKENS,
         aggregate: str = "max",
         order: str = "entailment",
+        language: str | None = None,
         calibration: CalibrationInput = None,
         options: ModelOptions | None = None,
         **option_values: Any,
@@ -157,6 +161,8 @@ class NLIReranker:
         self.aggregate = aggregate
         self.order = order
         self.window_tokens = check_positive_int("window_tokens", window_tokens)
+        check_language(language)
+        self.language = language
         self.fusion_weight = None if fusion_weight is None else float(fusion_weight)
         self.hypothesis_template = check_template(hypothesis_template)
         self._scorer = CrossEncoderScorer(model, options, **option_values)
@@ -224,6 +230,8 @@ class NLIReranker:
             parts["window_tokens"] = self.window_tokens
         if self.granularity != "passage" and self.aggregate != "max":
             parts["aggregate"] = self.aggregate
+        if self.granularity != "passage" and check_language(self.language) is not None:
+            parts["language"] = check_language(self.language)
         return fingerprint(parts)
 
     def hypothesis(self, query: str) -> str:
@@ -232,8 +240,9 @@ class NLIReranker:
     def segment(self, document: Document) -> list[Segment]:
         """The segments (text, first sentence, character span) one document becomes at this granularity."""
         return segment_document(
-            document, self.granularity, self.title, window_tokens=self.window_tokens, token_offsets=self._token_offsets
-        )
+            document, self.granularity, self.title, window_tokens=self.window_tokens,
+            token_offsets=self._token_offsets, language=self.language,
+        )  # fmt: skip
 
     def segments(self, document: Document) -> list[str]:
         """The premises one document becomes at this granularity (one model pair each)."""

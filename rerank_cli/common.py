@@ -13,10 +13,12 @@ import sys
 from typing import Any
 
 from rerank.contract import Reranker, check_thresholds
-from rerank.nli_reranker import DEFAULT_FUSION_WEIGHT, DEFAULT_MODEL, check_template
+from rerank.fusion import ORDERS
+from rerank.nli_reranker import AGGREGATES, DEFAULT_FUSION_WEIGHT, DEFAULT_MODEL, check_template
 from rerank.options import ModelOptions, resolve_options
 from rerank.records import RankedResult, RerankResult
-from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, GRANULARITIES, TITLE_MODES
+from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, DEFAULT_WINDOW_TOKENS, GRANULARITIES, TITLE_MODES
+from rerank.sentences import check_language
 from rerank.validation import check_threshold
 
 __all__ = [
@@ -50,10 +52,9 @@ def _add_option_flags(group: argparse._ArgumentGroup) -> None:
     for name in OPTION_FLAGS:
         field = ModelOptions.model_fields[name]
         kind = int if name in {"threads", "batch_size", "max_length"} else str
-        shown = "the library's" if field.default is None else field.default
-        group.add_argument(
-            "--" + name.replace("_", "-"), type=kind, default=None, help=f"{field.description} (default {shown})"
-        )
+        description = field.description or ""
+        shown = "" if "default" in description else f" (default {field.default})"
+        group.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=description + shown)
 
 
 def add_reranker_options(
@@ -69,6 +70,25 @@ def add_reranker_options(
     group.add_argument(
         "--title", choices=TITLE_MODES, default=DEFAULT_TITLE, help="how titles are scored at sentence granularity"
     )
+    group.add_argument(
+        "--window-tokens",
+        type=int,
+        default=DEFAULT_WINDOW_TOKENS,
+        help=f"token budget of a window at --granularity window (default {DEFAULT_WINDOW_TOKENS})",
+    )
+    group.add_argument(
+        "--aggregate",
+        choices=tuple(AGGREGATES),
+        default="max",
+        help="document entailment from its segments (default max)",
+    )
+    group.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="entailment",
+        help="order by entailment or by decisiveness = entailment + contradiction",
+    )
+    group.add_argument("--language", default=None, help="language code for sentence splitting (default English)")
     group.add_argument(
         "--fusion-weight",
         type=_fusion_weight,
@@ -121,6 +141,9 @@ def check_reranker_flags(args: argparse.Namespace, *, show_progress: bool = True
     options = model_options(args, show_progress=show_progress)
     given_thresholds(args)
     check_template(args.template)
+    check_language(getattr(args, "language", None))
+    if getattr(args, "window_tokens", 1) < 1:
+        raise ValueError(f"--window-tokens must be a positive int, got {args.window_tokens}")
     if getattr(args, "calibration", None) is not None:
         load_calibration(args.calibration)  # a missing or damaged file fails here, before the model loads
     return options
@@ -145,6 +168,7 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> R
     return NLIReranker(
         loaded, granularity=args.granularity, title=args.title, fusion_weight=args.fusion_weight,
         hypothesis_template=args.template, labels=args.labels, calibration=calibration, options=options,
+        window_tokens=args.window_tokens, aggregate=args.aggregate, order=args.order, language=args.language,
     )  # fmt: skip
 
 
@@ -160,6 +184,7 @@ def score_fields(result: RankedResult) -> dict[str, Any]:
     fields = result.scores.model_dump()
     if result.evidence is not None:
         fields["evidence"] = result.evidence.sentence
+        fields["evidence_span"] = list(result.evidence.span) if result.evidence.span else None
     return fields
 
 

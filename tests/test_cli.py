@@ -91,3 +91,26 @@ def test_usage_errors_exit_nonzero(argv):
     with pytest.raises(SystemExit) as raised:
         main(argv)
     assert raised.value.code == 2
+
+
+def test_window_granularity_flags_and_evidence_span(mini_nli_dir, capsys):
+    text = "The weather was cold. A man is playing a guitar on stage. Dogs barked outside."
+    args = ["score", "--model", str(mini_nli_dir), "--query", "A man is playing an instrument.", "--doc", text,
+            "--granularity", "window", "--window-tokens", "16", "--order", "decisiveness", "--language", "en",
+            "--backend", "torch", "--precision", "fp32", "--json"]  # fmt: skip
+    assert main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    start, end = row["evidence_span"]
+    assert text[start:end] == row["evidence"] and "guitar" in row["evidence"]
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--window-tokens", "0"), ("--language", "English!"),
+                                             ("--aggregate", "median"), ("--order", "relevance")])  # fmt: skip
+def test_bad_segmentation_flags_exit_2(mini_nli_dir, capsys, flag, value):
+    args = ["score", "--model", str(mini_nli_dir), "--query", "q", "--doc", "d", flag, value]
+    try:
+        code = main(args)
+    except SystemExit as exit:  # argparse refuses a choice itself
+        code = exit.code
+    assert code == 2
+    assert capsys.readouterr().err.count("\n") == 1
