@@ -38,30 +38,44 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from rerank.backends import LoadedModel
 from rerank.nli_reranker import NLIReranker
-from rerank.ordering import check_scorable
-from rerank.records import Candidate, Document, as_documents, check_text, has_visible_text
-from rerank.resolve import as_nli_reranker
+from rerank.records import Candidate, Document, check_text, has_visible_text
 from rerank.segmenter import (
     DEFAULT_TITLE,
     DEFAULT_WINDOW_TOKENS,
     Segment,
+    TokenOffsets,
     segment_document,
     sentence_spans,
+    token_windows,
     word_offsets,
 )
 from rerank.sentences import split_sentences
+from rerank.tasks import (
+    DEFAULT_MAX_CONTRADICTION,
+    DEFAULT_MIN_ENTAILMENT,
+    EvidenceItem,
+    ScorePairs,
+    TaskRecord,
+    calibration_file,
+    check_pair_scores,
+    check_premises,
+    check_probabilities,
+    evidence_item,
+    task_reranker,
+    task_thresholds,
+    two_thresholds,
+)
 from rerank.validation import check_positive_int, check_threshold
-from rerank.verify import EvidenceItem
 
 if TYPE_CHECKING:
     from rerank.calibration import CalibrationFile
@@ -81,23 +95,16 @@ __all__ = [
 ]
 
 GROUNDEDNESS_LABELS = ("SUPPORTED", "CONTRADICTED", "UNSUPPORTED")
-DEFAULT_MIN_ENTAILMENT = 0.5
-DEFAULT_MAX_CONTRADICTION = 0.5
 DEFAULT_GRANULARITY = "window"  # what a reranker built here from an id or path reads passages as
 DEFAULT_MAX_LENGTH = 512  # the token budget assumed for a score_pairs callable given without a model
 NO_PASSAGES = "no passages were given, so nothing supports the sentence"
 
 Label = Literal["SUPPORTED", "CONTRADICTED", "UNSUPPORTED"]
-ScorePairs = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 PassagesInput = Sequence[Document | Candidate | str]
 Span = tuple[int, int]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SentenceCheck(_Record):
+class SentenceCheck(TaskRecord):
     """One sentence of the answer and what the passages say about it.
 
     Attributes:
@@ -123,7 +130,7 @@ class SentenceCheck(_Record):
     reason: str
 
 
-class Groundedness(_Record):
+class Groundedness(TaskRecord):
     """How well the passages support an answer.
 
     Attributes:
@@ -169,37 +176,17 @@ def label_sentences(
     Raises:
         ValueError: Arrays of different lengths, a value outside [0, 1] or NaN, a threshold outside [0, 1].
     """
-    e = _probabilities("p_entailment", p_entailment)
-    c = _probabilities("p_contradiction", p_contradiction)
+    e = check_probabilities("p_entailment", p_entailment, "sentence")
+    c = check_probabilities("p_contradiction", p_contradiction, "sentence")
     if e.shape != c.shape:
         raise ValueError(f"got {e.size} entailment but {c.size} contradiction probabilities")
-    min_e, max_c = _thresholds(min_entailment, max_contradiction)
+    min_e, max_c = two_thresholds(min_entailment, max_contradiction)
     supported = e >= min_e
     contradicted = ~supported & (c > max_c)
     return [
         "SUPPORTED" if s else "CONTRADICTED" if k else "UNSUPPORTED"
         for s, k in zip(supported.tolist(), contradicted.tolist(), strict=True)
     ]
-
-
-def _probabilities(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one probability per sentence (1-D), got shape {array.shape}")
-    bad = np.flatnonzero(~((array >= 0.0) & (array <= 1.0)))  # NaN fails both comparisons
-    if bad.size:
-        raise ValueError(f"{name} must hold probabilities in [0, 1]; position {bad[0]} is {array[bad[0]]!r}")
-    return array
-
-
-def _thresholds(min_entailment: object, max_contradiction: object) -> tuple[float, float]:
-    values = []
-    for name, value in (("min_entailment", min_entailment), ("max_contradiction", max_contradiction)):
-        checked = check_threshold(name, value)
-        if checked is None:
-            raise TypeError(f"{name} must be a probability in [0, 1], got None")
-        values.append(checked)
-    return values[0], values[1]
 
 
 def sentence_budget(reranker: NLIReranker | None, max_sentence_tokens: int | None = None) -> int:
@@ -329,18 +316,18 @@ def groundedness_many(
         check_threshold(name, value)  # before any model loads
     if score_pairs is not None and not callable(score_pairs):
         raise TypeError(f"score_pairs must be a callable (premises, hypotheses) -> (n, 3), got {score_pairs!r}")
-    record = _calibration_file(calibration)
+    record = calibration_file(calibration)
     if model is not None and not isinstance(model, (str, LoadedModel, NLIReranker)):
         raise TypeError(
             f"model must be a hub id, a directory, a LoadedModel or an NLIReranker, got {type(model).__name__}"
         )
     reranker = None
     if any(documents) or isinstance(model, NLIReranker):  # without passages no model is loaded, nothing is scored
-        reranker = _reranker(model, record, score_pairs is not None, settings)
-    min_e, max_c = _rule(reranker, record, min_entailment, max_contradiction)
+        reranker = task_reranker(model, record, score_pairs is not None, settings, {"granularity": DEFAULT_GRANULARITY})
+    min_e, max_c = task_thresholds(reranker, record, min_entailment, max_contradiction)
     budget = sentence_budget(reranker, max_sentence_tokens)
     segment = reranker.segment if reranker is not None else _windows
-    offsets = _token_offsets(reranker) if reranker is not None else word_offsets
+    offsets = reranker.token_offsets if reranker is not None else word_offsets
     pieces = [[(doc.id, s) for doc in docs for s in segment(doc)] for docs in documents]
     sentences = [
         [_Sentence(text, span, _parts(text, span, offsets, budget) if segments else []) for text, span in
@@ -352,7 +339,7 @@ def groundedness_many(
     hypotheses = [part.text for segments, answer in zip(pieces, sentences, strict=True) for sentence in answer
                   for part in sentence.parts for _ in segments]  # fmt: skip
     score = score_pairs if score_pairs is not None else getattr(reranker, "score_pairs", None)
-    scores = _check_scores(score(premises, hypotheses) if premises and score else np.empty((0, 3)), len(premises))
+    scores = check_pair_scores(score(premises, hypotheses) if premises and score else np.empty((0, 3)), len(premises))
     results, start = [], 0
     for answer, answer_sentences, segments in zip(answers, sentences, pieces, strict=True):
         checks = []
@@ -372,43 +359,15 @@ def _split(answer: str, language: str | None) -> list[tuple[str, Span]]:
     return [(answer[span[0] : span[1]], span) for span in spans if span is not None]
 
 
-def _token_offsets(reranker: NLIReranker) -> Callable[[str], Sequence[tuple[int, int]]]:
-    """The model tokenizer's token offsets (words when it cannot give offsets)."""
-    tokenizer = reranker.model.tokenizer
-    if not getattr(tokenizer, "is_fast", False):
-        return word_offsets
-
-    def offsets(text: str) -> list[tuple[int, int]]:
-        mapping = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        return [(start, end) for start, end in mapping if end > start]
-
-    return offsets
-
-
 def _windows(document: Document) -> list[Segment]:
     return segment_document(document, DEFAULT_GRANULARITY, DEFAULT_TITLE)
 
 
-def _parts(text: str, span: Span, offsets: Callable[[str], Sequence[tuple[int, int]]], budget: int) -> list[_Part]:
+def _parts(text: str, span: Span, offsets: TokenOffsets, budget: int) -> list[_Part]:
     """The sentence itself when it fits the budget, else token windows of ``budget`` tokens every 3/4 budget."""
-    tokens = offsets(text)
-    if len(tokens) <= budget:
+    if len(offsets(text)) <= budget:
         return [_Part(text, span)]
-    stride = max(1, budget * 3 // 4)
-    windows = []
-    for first in range(0, len(tokens), stride):
-        chunk = tokens[first : first + budget]
-        start, end = chunk[0][0], chunk[-1][1]
-        windows.append(_Part(text[start:end], (span[0] + start, span[0] + end)))
-        if first + budget >= len(tokens):
-            break
-    return windows
-
-
-def _item(piece: tuple[str, Segment], row: np.ndarray) -> EvidenceItem:
-    doc_id, segment = piece
-    return EvidenceItem(document_id=doc_id, text=segment.text, sentence=segment.sentence, span=segment.span,
-                        p_entailment=float(row[0]), p_contradiction=float(row[2]))  # fmt: skip
+    return [_Part(w.text, w.span) for w in token_windows(Segment(text, None, span), offsets, budget) if w.span]
 
 
 def _check(
@@ -425,8 +384,8 @@ def _check(
     part, contradicting = np.unravel_index(int(block[:, :, 2].argmax()), block.shape[:2])
     e, c = float(best_per_part[weakest]), float(block[part, contradicting, 2])
     (label,) = label_sentences([e], [c], min_entailment=min_e, max_contradiction=max_c)
-    evidence = _item(segments[supporting], block[weakest, supporting])
-    contradiction = _item(segments[int(contradicting)], block[part, contradicting])
+    evidence = evidence_item(segments[supporting], block[weakest, supporting])
+    contradiction = evidence_item(segments[int(contradicting)], block[part, contradicting])
     reason = _reason(label, evidence, contradiction, e, c, min_e, max_c, len(segments))
     if len(block) > 1:
         reason += (f"; the sentence is longer than {budget} tokens, so it was scored in {len(block)} windows "
@@ -490,73 +449,4 @@ def _check_passage_lists(passages: object, n: int) -> list[list[Document]]:
 
 
 def _check_passages(items: object, answer: int | None) -> list[Document]:
-    owner = "passage" if answer is None else f"passage of answer {answer}"
-    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
-        what = "a single string (wrap it in a list)" if isinstance(items, str) else type(items).__name__
-        raise TypeError(f"passages must be a list of str or Document, got {what}")
-    for position, item in enumerate(items):
-        if not isinstance(item, (str, Document, Candidate)):
-            raise TypeError(f"{owner} at position {position} must be a str or Document, got {type(item).__name__}")
-        if isinstance(item, str) and not has_visible_text(item):
-            raise ValueError(f"{owner} at position {position} is empty")
-    documents = as_documents(items)
-    check_scorable(documents)
-    return documents
-
-
-def _calibration_file(calibration: object) -> CalibrationFile | None:
-    if calibration is None:
-        return None
-    from rerank.calibration import CalibrationFile, load_calibration
-
-    if isinstance(calibration, (str, Path)):
-        return load_calibration(calibration)
-    if isinstance(calibration, CalibrationFile):
-        return calibration
-    raise TypeError(f"calibration must be a calibration file path or a CalibrationFile, got {calibration!r}")
-
-
-def _reranker(
-    model: object, record: CalibrationFile | None, has_scorer: bool, settings: dict[str, Any]
-) -> NLIReranker | None:
-    """The reranker that segments and scores: None when a score_pairs callable is given without a model."""
-    if model is None and has_scorer:
-        if settings:
-            raise ValueError(f"{sorted(settings)} need a model to build a reranker with; pass model=")
-        return None
-    if isinstance(model, NLIReranker):
-        as_nli_reranker(model, **settings)  # refuses settings for an already built reranker
-        applied = getattr(model.calibration, "temperature", None)
-        wanted = getattr(getattr(record, "calibration", None), "temperature", None)
-        if record is not None and applied != wanted:
-            raise ValueError(
-                f"the calibration file's thresholds hold for probabilities at temperature {wanted}, but the reranker "
-                f"given applies {applied}; build it with NLIReranker(..., calibration=<the file>), or pass a model "
-                "id or path"
-            )
-        return model
-    settings = {"granularity": DEFAULT_GRANULARITY, **settings}
-    if record is not None:
-        settings["calibration"] = record
-    return as_nli_reranker(model, **settings)  # type: ignore[arg-type]
-
-
-def _rule(
-    reranker: NLIReranker | None, record: CalibrationFile | None, min_entailment: object, max_contradiction: object
-) -> tuple[float, float]:
-    """The thresholds: those given, else the calibration file's (given, or the reranker's), else the defaults."""
-    record = record or getattr(reranker, "calibration_file", None)
-    chosen = record.threshold_values() if record is not None else {}
-    return _thresholds(
-        chosen.get("min_entailment", DEFAULT_MIN_ENTAILMENT) if min_entailment is None else min_entailment,
-        chosen.get("max_contradiction", DEFAULT_MAX_CONTRADICTION) if max_contradiction is None else max_contradiction,
-    )
-
-
-def _check_scores(scores: object, n: int) -> np.ndarray:
-    array = np.asarray(scores, dtype=np.float64)
-    if array.shape != (n, 3):
-        raise ValueError(f"score_pairs must return ({n}, 3) probabilities for {n} pairs, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError("score_pairs returned a NaN or infinite probability")
-    return np.clip(array, 0.0, 1.0)
+    return check_premises(items, "passage" if answer is None else f"passage of answer {answer}")

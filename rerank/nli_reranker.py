@@ -241,14 +241,14 @@ class NLIReranker:
         """The segments (text, first sentence, character span) one document becomes at this granularity."""
         return segment_document(
             document, self.granularity, self.title, window_tokens=self.window_tokens,
-            token_offsets=self._token_offsets, language=self.language,
+            token_offsets=self.token_offsets, language=self.language,
         )  # fmt: skip
 
     def segments(self, document: Document) -> list[str]:
         """The premises one document becomes at this granularity (one model pair each)."""
         return [segment.text for segment in self.segment(document)]
 
-    def _token_offsets(self, text: str) -> list[tuple[int, int]]:
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character offsets of the model's tokens in ``text`` (words when the tokenizer cannot give offsets)."""
         tokenizer = self.model.tokenizer
         if not getattr(tokenizer, "is_fast", False):

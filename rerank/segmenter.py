@@ -45,6 +45,7 @@ __all__ = [
     "given_sentences",
     "segment_document",
     "sentence_spans",
+    "token_windows",
     "word_offsets",
 ]
 
@@ -131,7 +132,7 @@ def _join(text: str, parts: Sequence[Segment]) -> Segment:
     return Segment(" ".join(part.text for part in parts), parts[0].sentence, None)
 
 
-def _token_windows(segment: Segment, offsets: TokenOffsets, budget: int) -> list[Segment]:
+def token_windows(segment: Segment, offsets: TokenOffsets, budget: int) -> list[Segment]:
     """Windows of ``budget`` tokens, one every ``3/4 budget`` tokens, over one segment too long for a window."""
     stride = max(1, budget * 3 // 4)
     tokens = offsets(segment.text)
@@ -153,7 +154,7 @@ def _pack(text: str, sentences: list[Segment], counts: list[int], budget: int, o
     i = 0
     while i < len(sentences):
         if counts[i] > budget:
-            windows += _token_windows(sentences[i], offsets, budget)
+            windows += token_windows(sentences[i], offsets, budget)
             i += 1
             continue
         j, total = i, counts[i]

@@ -31,20 +31,33 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from rerank.backends import LoadedModel
 from rerank.nli_reranker import NLIReranker
-from rerank.ordering import check_scorable
-from rerank.records import Candidate, Document, as_documents, check_text, has_visible_text
-from rerank.resolve import as_nli_reranker
+from rerank.records import Candidate, Document, check_text, has_visible_text
 from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, Segment, segment_document
+from rerank.tasks import (
+    DEFAULT_MAX_CONTRADICTION,
+    DEFAULT_MIN_ENTAILMENT,
+    EvidenceItem,
+    ScorePairs,
+    TaskRecord,
+    calibration_file,
+    check_pair_scores,
+    check_premises,
+    check_probabilities,
+    evidence_item,
+    task_reranker,
+    task_thresholds,
+    two_thresholds,
+)
 from rerank.validation import check_threshold
 
 if TYPE_CHECKING:
@@ -63,40 +76,12 @@ __all__ = [
 ]
 
 VERDICT_LABELS = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
-DEFAULT_MIN_ENTAILMENT = 0.5
-DEFAULT_MAX_CONTRADICTION = 0.5
 
 Label = Literal["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO"]
-ScorePairs = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 EvidenceInput = Sequence[Document | Candidate | str]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class EvidenceItem(_Record):
-    """One segment of an evidence document and its NLI probabilities against the claim.
-
-    Attributes:
-        document_id: The evidence document's id (a plain string's position in the evidence list: "0", "1", ...).
-        text: The segment as the model read it.
-        sentence: Index of its first sentence in the document's sentence split (rerank.segmenter); None for a
-            whole passage or a title scored alone.
-        span: Character span ``[start, end)`` of the segment in the document's text; None when it cannot be located.
-        p_entailment: Probability that the segment entails the claim.
-        p_contradiction: Probability that it contradicts the claim.
-    """
-
-    document_id: str
-    text: str
-    sentence: int | None = Field(default=None, ge=0)
-    span: tuple[int, int] | None = None
-    p_entailment: float = Field(ge=0.0, le=1.0)
-    p_contradiction: float = Field(ge=0.0, le=1.0)
-
-
-class Verdict(_Record):
+class Verdict(TaskRecord):
     """What the evidence says about a claim (see the module docstring for the rule).
 
     Attributes:
@@ -148,11 +133,11 @@ def decide(
     Raises:
         ValueError: Arrays of different lengths, a value outside [0, 1] or NaN, a threshold outside [0, 1].
     """
-    entail = _probabilities("p_entailment", p_entailment)
-    contra = _probabilities("p_contradiction", p_contradiction)
+    entail = check_probabilities("p_entailment", p_entailment, "segment")
+    contra = check_probabilities("p_contradiction", p_contradiction, "segment")
     if entail.shape != contra.shape:
         raise ValueError(f"got {entail.size} entailment but {contra.size} contradiction probabilities")
-    min_e, max_c = _thresholds(min_entailment, max_contradiction)
+    min_e, max_c = two_thresholds(min_entailment, max_contradiction)
     e = float(entail.max()) if entail.size else 0.0
     c = float(contra.max()) if contra.size else 0.0
     supports, refutes = entail.size > 0 and e >= min_e, contra.size > 0 and c > max_c
@@ -163,27 +148,6 @@ def decide(
         chosen = np.flatnonzero(contra > max_c)
         return Decision("REFUTES", c, tuple(int(i) for i in chosen[np.argsort(-contra[chosen], kind="stable")]))
     return Decision("NOT_ENOUGH_INFO", 1.0 - max(e, c), ())
-
-
-def _probabilities(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one probability per segment (1-D), got shape {array.shape}")
-    bad = np.flatnonzero(~((array >= 0.0) & (array <= 1.0)))  # NaN fails both comparisons
-    if bad.size:
-        raise ValueError(f"{name} must hold probabilities in [0, 1]; position {bad[0]} is {array[bad[0]]!r}")
-    return array
-
-
-def _thresholds(min_entailment: object, max_contradiction: object) -> tuple[float, float]:
-    values = (
-        check_threshold("min_entailment", min_entailment),
-        check_threshold("max_contradiction", max_contradiction),
-    )
-    for name, value in zip(("min_entailment", "max_contradiction"), values, strict=True):
-        if value is None:
-            raise TypeError(f"{name} must be a probability in [0, 1], got None")
-    return values  # type: ignore[return-value]
 
 
 def verify(
@@ -254,66 +218,21 @@ def verify_many(
         check_threshold(name, value)  # before any model loads
     if score_pairs is not None and not callable(score_pairs):
         raise TypeError(f"score_pairs must be a callable (premises, hypotheses) -> (n, 3), got {score_pairs!r}")
-    record = _calibration_file(calibration)
-    reranker = _reranker(model, record, score_pairs is not None, settings)
-    min_e, max_c = _rule(reranker, record, min_entailment, max_contradiction)
+    record = calibration_file(calibration)
+    reranker = task_reranker(model, record, score_pairs is not None, settings)
+    min_e, max_c = task_thresholds(reranker, record, min_entailment, max_contradiction)
     segment = reranker.segment if reranker is not None else _sentences
     hypothesis = reranker.hypothesis if reranker is not None else str
     split = [[(doc.id, s) for doc in docs for s in segment(doc)] for docs in documents]
     premises = [s.text for pieces in split for _, s in pieces]
     hypotheses = [hypothesis(claim) for claim, pieces in zip(claims, split, strict=True) for _ in pieces]
     score = score_pairs if score_pairs is not None else reranker.score_pairs  # type: ignore[union-attr]
-    scores = _check_scores(score(premises, hypotheses) if premises else np.empty((0, 3)), len(premises))
+    scores = check_pair_scores(score(premises, hypotheses) if premises else np.empty((0, 3)), len(premises))
     verdicts, start = [], 0
     for claim, pieces in zip(claims, split, strict=True):
         verdicts.append(_verdict(claim, pieces, scores[start : start + len(pieces)], min_e, max_c))
         start += len(pieces)
     return verdicts
-
-
-def _calibration_file(calibration: object) -> CalibrationFile | None:
-    if calibration is None:
-        return None
-    from rerank.calibration import CalibrationFile, load_calibration
-
-    if isinstance(calibration, (str, Path)):
-        return load_calibration(calibration)
-    if isinstance(calibration, CalibrationFile):
-        return calibration
-    raise TypeError(f"calibration must be a calibration file path or a CalibrationFile, got {calibration!r}")
-
-
-def _reranker(
-    model: object, record: CalibrationFile | None, has_scorer: bool, settings: dict[str, Any]
-) -> NLIReranker | None:
-    """The reranker that segments and scores: None when a score_pairs callable is given without a model."""
-    if model is None and has_scorer:
-        if settings:
-            raise ValueError(f"{sorted(settings)} need a model to build a reranker with; pass model=")
-        return None
-    if isinstance(model, NLIReranker) and record is not None:
-        applied = getattr(model.calibration, "temperature", None)
-        wanted = getattr(record.calibration, "temperature", None)
-        if applied != wanted:
-            raise ValueError(
-                f"the calibration file's thresholds hold for probabilities at temperature {wanted}, but the reranker "
-                f"given applies {applied}; build it with NLIReranker(..., calibration=<the file>), or pass a model "
-                "id or path"
-            )
-        return model
-    return as_nli_reranker(model, **settings, **({"calibration": record} if record is not None else {}))  # type: ignore[arg-type]
-
-
-def _rule(
-    reranker: NLIReranker | None, record: CalibrationFile | None, min_entailment: object, max_contradiction: object
-) -> tuple[float, float]:
-    """The thresholds: those given, else the calibration file's (given, or the reranker's), else the defaults."""
-    record = record or getattr(reranker, "calibration_file", None)
-    chosen = record.threshold_values() if record is not None else {}
-    return _thresholds(
-        chosen.get("min_entailment", DEFAULT_MIN_ENTAILMENT) if min_entailment is None else min_entailment,
-        chosen.get("max_contradiction", DEFAULT_MAX_CONTRADICTION) if max_contradiction is None else max_contradiction,
-    )
 
 
 def _check_evidence_lists(evidence: object, n: int) -> list[list[Document]]:
@@ -342,39 +261,13 @@ def _check_claims(claims: object) -> list[str]:
 
 
 def _check_evidence(items: object, claim: int | None) -> list[Document]:
-    owner = "evidence" if claim is None else f"evidence of claim {claim}"
-    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
-        what = "a single string (wrap it in a list)" if isinstance(items, str) else type(items).__name__
-        raise TypeError(f"{owner} must be a list of str or Document, got {what}")
-    for position, item in enumerate(items):
-        if not isinstance(item, (str, Document, Candidate)):
-            raise TypeError(f"{owner} at position {position} must be a str or Document, got {type(item).__name__}")
-        if isinstance(item, str) and not has_visible_text(item):
-            raise ValueError(f"{owner} at position {position} is empty")
-    documents = as_documents(items)
-    check_scorable(documents)
-    return documents
-
-
-def _check_scores(scores: object, n: int) -> np.ndarray:
-    array = np.asarray(scores, dtype=np.float64)
-    if array.shape != (n, 3):
-        raise ValueError(f"score_pairs must return ({n}, 3) probabilities for {n} pairs, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError("score_pairs returned a NaN or infinite probability")
-    return np.clip(array, 0.0, 1.0)
-
-
-def _item(piece: tuple[str, Segment], row: np.ndarray) -> EvidenceItem:
-    (doc_id, segment) = piece
-    return EvidenceItem(document_id=doc_id, text=segment.text, sentence=segment.sentence, span=segment.span,
-                        p_entailment=float(row[0]), p_contradiction=float(row[2]))  # fmt: skip
+    return check_premises(items, "evidence" if claim is None else f"evidence of claim {claim}")
 
 
 def _verdict(claim: str, pieces: list[tuple[str, Segment]], block: np.ndarray, min_e: float, max_c: float) -> Verdict:
     """The verdict of one claim from its segments' probabilities (records are built only for the segments shown)."""
     decision = decide(block[:, 0], block[:, 2], min_entailment=min_e, max_contradiction=max_c)
-    evidence = [_item(pieces[i], block[i]) for i in decision.evidence]
+    evidence = [evidence_item(pieces[i], block[i]) for i in decision.evidence]
     e = float(block[:, 0].max()) if len(pieces) else 0.0
     c = float(block[:, 2].max()) if len(pieces) else 0.0
     return Verdict(
