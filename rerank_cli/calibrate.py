@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rerank.segmenter import DEFAULT_TITLE
+from rerank.segmenter import DEFAULT_TITLE, DEFAULT_WINDOW_TOKENS
 from rerank_cli.common import add_model_options, build_reranker, check_reranker_flags
 
 
@@ -39,7 +39,11 @@ def register(subparsers) -> None:
                         "recall at this precision on the fit pairs (default: best F1)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     add_model_options(parser)
-    parser.set_defaults(run=run, granularity="passage", title=DEFAULT_TITLE, fusion_weight=None, template=None)
+    # calibration scores whole pairs: the reranker flags calibrate does not offer keep their library defaults
+    parser.set_defaults(
+        run=run, granularity="passage", title=DEFAULT_TITLE, fusion_weight=None, template=None,
+        window_tokens=DEFAULT_WINDOW_TOKENS, aggregate="max", order="entailment", language=None,
+    )  # fmt: skip
 
 
 def _check_args(args: argparse.Namespace) -> None:

@@ -131,6 +131,30 @@ def given_thresholds(args: argparse.Namespace) -> dict[str, float]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def _check_thresholds_against_config(args: argparse.Namespace) -> None:
+    """Refuse a threshold the model's kind does not take, from its config.json when --model is a local directory,
+    so the mistake is named before a load that may export or check the model first (the reranker checks again)."""
+    from pathlib import Path
+
+    from rerank.backends.files import read_config
+    from rerank.nli_reranker import THRESHOLDS_2_LABEL, THRESHOLDS_3_LABEL
+    from rerank.relevance_reranker import THRESHOLDS as RELEVANCE_THRESHOLDS
+
+    given = given_thresholds(args)
+    directory = Path(str(getattr(args, "model", "") or ""))
+    if not given or not directory.is_dir():
+        return
+    try:
+        config = read_config(directory)
+    except Exception:  # a damaged config is reported by the load, with its own message
+        return
+    labels = getattr(args, "labels", None) or config.get("id2label") or {}
+    count = len(labels) or int(config.get("num_labels") or 0)
+    if count:
+        accepted = RELEVANCE_THRESHOLDS if count == 1 else THRESHOLDS_2_LABEL if count == 2 else THRESHOLDS_3_LABEL
+        check_thresholds(accepted, given, f"model {args.model!r}")
+
+
 def check_reranker_flags(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
     """Check every reranker flag that can be checked without the model; returns the ModelOptions they ask for.
 
@@ -139,7 +163,7 @@ def check_reranker_flags(args: argparse.Namespace, *, show_progress: bool = True
     from rerank.calibration import load_calibration
 
     options = model_options(args, show_progress=show_progress)
-    given_thresholds(args)
+    _check_thresholds_against_config(args)
     check_template(args.template)
     check_language(getattr(args, "language", None))
     if getattr(args, "window_tokens", 1) < 1:

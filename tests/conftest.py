@@ -12,13 +12,19 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Loading a model with only PyTorch weights would export it once (seconds to minutes); tests that are about that
+# export turn it back on for themselves (tests/rerank/test_auto_loading.py).
+os.environ["NLI_RERANK_AUTO_EXPORT"] = "0"
 # Exports and fingerprint memos of the tests go to a folder of their own, never to the user's ~/.cache/nli-rerank.
-TEST_CACHE = tempfile.mkdtemp(prefix="nli-rerank-tests-")
-os.environ["NLI_RERANK_CACHE"] = TEST_CACHE
+# A subprocess a test starts (and that imports this module) shares its parent's folder.
+_OWN_CACHE = not os.environ.get("NLI_RERANK_TEST_CACHE")
+TEST_CACHE = os.environ.get("NLI_RERANK_TEST_CACHE") or tempfile.mkdtemp(prefix="nli-rerank-tests-")
+os.environ["NLI_RERANK_TEST_CACHE"] = os.environ["NLI_RERANK_CACHE"] = TEST_CACHE
 
 
 def pytest_sessionfinish(session, exitstatus):
-    shutil.rmtree(TEST_CACHE, ignore_errors=True)
+    if _OWN_CACHE:
+        shutil.rmtree(TEST_CACHE, ignore_errors=True)
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

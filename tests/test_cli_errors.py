@@ -33,6 +33,9 @@ SEARCH = ["search", "--corpus", "{corpus}", "--query", "aspirin", "--no-rerank"]
 EVAL = ["eval", "--dataset", "{beir}", "--k", "5", "--no-progress"]
 EVAL_NLI = ["eval-nli", "--data", "{pairs}", "--model", "{model}", "--no-progress"]
 EXPORT = ["export", "{model}"]
+VERIFY = ["verify", "--model", "{model}", "--claim", "c", "--evidence", "{text_file}"]
+CALIBRATE = ["calibrate", "--model", "{model}", "--out", "{root}/c.json", "--data", "{pairs}"]
+GROUNDEDNESS = ["groundedness", "--model", "{model}", "--answer", "An answer.", "--passages", "{text_file}"]
 
 # (row id, argv); "{name}" is replaced by the path of the file or folder of that name built by bad_inputs().
 BAD_INPUTS = [
@@ -135,6 +138,25 @@ BAD_INPUTS = [
     ("export-calibration-not-utf8", [*EXPORT, "--out", "{root}/exported", "--calibration", "{random_bytes}"]),
     ("export-opset-not-int", [*EXPORT, "--out", "{root}/exported", "--opset", "x"]),
     ("export-format-unknown", [*EXPORT, "--out", "{root}/exported", "--format", "tflite"]),
+    # verify: claims, evidence files, depths
+    ("verify-empty-claim", ["verify", "--model", "{model}", "--claim", " ", "--evidence", "{text_file}"]),
+    ("verify-evidence-missing", ["verify", "--model", "{model}", "--claim", "c", "--evidence", "{root}/absent"]),
+    ("verify-evidence-empty", ["verify", "--model", "{model}", "--claim", "c", "--evidence", "{empty_file}"]),
+    ("verify-k-zero", ["verify", "--model", "{model}", "--claim", "c", "--corpus", "{corpus}", "--k", "0"]),
+    ("verify-min-score-on-nli-model", [*VERIFY, "--min-score", "0.5"]),
+    # calibrate: pair files, fractions, model kinds
+    ("calibrate-data-missing", [*CALIBRATE[:-1], "{root}/absent.tsv"]),
+    ("calibrate-data-bad-label", [*CALIBRATE[:-1], "{bad_label_pairs}"]),
+    ("calibrate-heldout-one", [*CALIBRATE, "--heldout", "1"]),
+    ("calibrate-out-is-a-folder", ["calibrate", "--model", "{model}", "--out", "{empty_dir}", "--data", "{pairs}"]),
+    ("calibrate-dataset-on-nli-model", ["calibrate", "--model", "{model}", "--out", "{root}/c.json",
+                                        "--dataset", "{beir}"]),  # fmt: skip
+    # groundedness: answers, passages
+    ("groundedness-empty-answer", ["groundedness", "--model", "{model}", "--answer", " ", "--passages", "{text_file}"]),
+    ("groundedness-answer-file-missing", ["groundedness", "--model", "{model}", "--answer-file", "{root}/absent",
+                                          "--passages", "{text_file}"]),  # fmt: skip
+    ("groundedness-passages-missing", [*GROUNDEDNESS[:-1], "{root}/absent.jsonl"]),
+    ("groundedness-passages-not-utf8", [*GROUNDEDNESS[:-1], "{random_bytes}"]),
 ]
 
 
@@ -225,6 +247,10 @@ def outcomes(tiny_deberta_dir, tmp_path_factory) -> dict[str, list]:
     paths = bad_inputs(root) | {"model": str(tiny_deberta_dir)}
     table = [(row_id, [fill(arg, paths) for arg in argv]) for row_id, argv in BAD_INPUTS]
     (root / "table.json").write_text(json.dumps(table), encoding="utf-8")
+    # the one-time checks a first load may run (and show progress for) belong to no bad input: run them here
+    from rerank.loading import load_model
+
+    load_model(str(tiny_deberta_dir), show_progress=False)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT)}
     code = "import sys; from tests.test_cli_errors import drive; drive(sys.argv[1], sys.argv[2])"
     done = subprocess.run([sys.executable, "-c", code, str(root / "table.json"), str(root / "results.json")],
@@ -235,7 +261,9 @@ def outcomes(tiny_deberta_dir, tmp_path_factory) -> dict[str, list]:
 
 def test_the_table_covers_every_subcommand():
     assert len(BAD_INPUTS) >= 30 and len({row_id for row_id, _ in BAD_INPUTS}) == len(BAD_INPUTS)
-    assert {argv[0] for _, argv in BAD_INPUTS} == {"score", "search", "eval", "eval-nli", "export"}
+    assert {argv[0] for _, argv in BAD_INPUTS} == {
+        "score", "search", "eval", "eval-nli", "export", "verify", "calibrate", "groundedness"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("row_id", "argv"), BAD_INPUTS, ids=[row_id for row_id, _ in BAD_INPUTS])

@@ -42,6 +42,14 @@ HUB_NAMES = [".gitattributes", "README.md", "config.json", "model.safetensors", 
              "openvino/openvino_model_qint8_quantized.bin"]  # fmt: skip
 
 
+@pytest.fixture(scope="module", autouse=True)
+def auto_export_on():
+    """The suite turns automatic export off (tests/conftest.py); this module is about it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NLI_RERANK_AUTO_EXPORT", "1")
+        yield
+
+
 def build_projection_graph(path: Path, vocab: int, width: int = 16) -> None:
     """An ONNX graph: logits = (masked mean over tokens of E[input_ids]) @ W, E (vocab, width), W (width, 3)."""
     import onnx
