@@ -6,9 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODEL ?= cross-encoder/nli-deberta-v3-small
-EXTRAS ?= dev,onnx,openvino,eval,demo
+EXTRAS ?= dev,onnx,openvino,eval,demo,serve
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test browser lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py --model "$(MODEL)"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
+# Debian's chromium and chromium-driver for the results-page test (tests/server/test_page.py skips without them).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium chromium-driver || \
+	  echo "chromium not installed: the results-page test will be skipped"
+
 lint: $(STAMP) typecheck
-	$(VENV)/bin/ruff check rerank retrievers eval rerank_cli tests examples benchmarks
-	$(VENV)/bin/ruff format --check rerank retrievers eval rerank_cli tests examples benchmarks
+	$(VENV)/bin/ruff check rerank retrievers eval rerank_cli rerank_server tests examples benchmarks
+	$(VENV)/bin/ruff format --check rerank retrievers eval rerank_cli rerank_server tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

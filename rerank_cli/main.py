@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "rerank_cli.calibrate",
     "rerank_cli.verify",
     "rerank_cli.groundedness",
+    "rerank_cli.serve",
 )
 # Errors that mean the input was wrong (flags, files, models), not the program: exit 2 with their message. OSError
 # covers missing or unreadable files and rerank.errors.ModelLoadError; ValueError covers malformed content.
