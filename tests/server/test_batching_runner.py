@@ -1,0 +1,136 @@
+"""BatchingRunner on a stand-in backend whose logits depend only on each row's unpadded tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rerank_server.batching import BatchingRunner, QueueFullError, RequestTimeoutError
+from tests.server.conftest import run_threads
+
+
+class RowSums:
+    """Logits (sum of ids, length) per row, read through the attention mask; records every batch's shape."""
+
+    backend, precision, input_names = "stand-in", "fp32", ("input_ids", "attention_mask")
+
+    def __init__(self, delay_s: float = 0.0, fail_on: int | None = None):
+        self.delay_s, self.fail_on, self.shapes = delay_s, fail_on, []
+        self.lock = threading.Lock()
+
+    def __call__(self, features):
+        time.sleep(self.delay_s)
+        ids, mask = features["input_ids"], features["attention_mask"]
+        with self.lock:
+            self.shapes.append(ids.shape)
+        if self.fail_on is not None and (ids == self.fail_on).any():
+            raise RuntimeError("bad batch")
+        return np.stack([(ids * mask).sum(axis=1), mask.sum(axis=1)], axis=1).astype(np.float32)
+
+
+def padded(rows: list[list[int]], pad: int = 0) -> dict[str, np.ndarray]:
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad, dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return {"input_ids": ids, "attention_mask": (ids != pad).astype(np.int64)}
+
+
+@pytest.fixture
+def make_runner():
+    runners = []
+
+    def make(backend, **settings) -> BatchingRunner:
+        runner = BatchingRunner(backend, pad_token_id=0, **settings)
+        runner.start()
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.stop()
+
+
+def test_each_caller_gets_its_own_rows_back(make_runner):
+    backend = RowSums(delay_s=0.01)
+    runner = make_runner(backend, max_wait_s=0.05, max_batch_pairs=64)
+    calls = [[[i + 1] * (1 + (i + j) % 5) for j in range(3)] for i in range(16)]
+
+    def call(i):
+        with runner.track() as usage:
+            out = runner(padded(calls[i]))
+        return out, usage
+
+    for i, (out, usage) in enumerate(run_threads(call, 16)):
+        assert out.tolist() == [[sum(row), len(row)] for row in calls[i]]
+        assert usage.pairs == 3 and usage.tokens == sum(len(row) for row in calls[i])
+    assert len(backend.shapes) < 16  # rows of several callers shared model batches
+    assert runner.metrics.batch_requests.count() < 16
+
+
+def test_model_batches_respect_the_token_budget_and_row_limit(make_runner):
+    backend = RowSums()
+    runner = make_runner(backend, batch_tokens=40, max_batch_pairs=3)
+    rows = [[7] * length for length in (10, 2, 9, 3, 3, 1, 12)]
+    assert runner(padded(rows)).tolist() == [[7 * len(r), len(r)] for r in rows]
+    assert all(n <= 3 and n * width <= 40 for n, width in backend.shapes)
+    assert sum(n for n, _ in backend.shapes) == len(rows)
+
+
+def test_without_batching_one_call_runs_at_a_time(make_runner):
+    backend = RowSums(delay_s=0.01)
+    runner = make_runner(backend, batching=False)
+    run_threads(lambda i: runner(padded([[i + 1, 2]])), 6)
+    assert [n for n, _ in backend.shapes] == [1] * 6
+
+
+def test_a_failing_call_does_not_fail_the_calls_batched_with_it(make_runner):
+    backend = RowSums(delay_s=0.02, fail_on=99)
+    runner = make_runner(backend, max_wait_s=0.1)
+
+    def call(i):
+        try:
+            return runner(padded([[99 if i == 2 else i + 1, 5]])).tolist()
+        except RuntimeError as error:
+            return str(error)
+
+    results = run_threads(call, 5)
+    assert results[2] == "bad batch"
+    assert [results[i] for i in (0, 1, 3, 4)] == [[[i + 1 + 5, 2]] for i in (0, 1, 3, 4)]
+
+
+def test_a_full_queue_refuses_and_a_late_call_times_out(make_runner):
+    backend = RowSums(delay_s=0.3)
+    runner = make_runner(backend, max_queued_pairs=2, batching=False)
+    outcomes = run_threads(lambda i: _outcome(runner, padded([[1, 2], [3]])), 4)
+    assert "ok" in outcomes and "full" in outcomes
+    slow = make_runner(RowSums(delay_s=0.5), batching=False)
+    with slow.track(timeout_s=0.05), pytest.raises(RequestTimeoutError):
+        slow(padded([[1]]))
+
+
+def _outcome(runner, features) -> str:
+    try:
+        runner(features)
+        return "ok"
+    except QueueFullError:
+        return "full"
+
+
+def test_stop_finishes_queued_work_and_refuses_new_calls(make_runner):
+    backend = RowSums(delay_s=0.05)
+    runner = make_runner(backend, batching=False)
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(runner(padded([[i + 1]])))) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.02)
+    runner.stop()
+    for thread in threads:
+        thread.join(5)
+    assert len(results) == 3
+    with pytest.raises(RuntimeError, match="not running"):
+        runner(padded([[1]]))
