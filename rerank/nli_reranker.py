@@ -1,9 +1,16 @@
 """NLIReranker: order and filter candidates by how strongly each passage entails the query.
 
-Direction: the passage is the premise and the query (or claim) the hypothesis. The question a retrieval
-pipeline asks is "does this passage support the statement?", which is premise => hypothesis; NLI models are
-trained with the longer, evidence-bearing text first, and only the premise is truncated when a pair is too long.
+Direction (``direction=``): by default the passage is the premise and the query (or claim) the hypothesis. The
+question a retrieval pipeline asks is "does this passage support the statement?", which is premise => hypothesis;
+NLI models are trained with the longer, evidence-bearing text first. ``"query-premise"`` asks the reverse ("does the
+query imply this passage?") and ``"both"`` averages the two directions' probabilities, a symmetric similarity
+(docs/direction.md says when to use which). Only the passage is ever truncated, whichever side it is on.
 A ``hypothesis_template`` such as "This text is about {}." turns a keyword query into a statement.
+
+Pre-selection (``max_segments=m``): at sentence and window granularity only the m segments with the most query terms
+(``rerank.preselect``, the BM25 tokenizer) are scored per document; ``rerank(max_contradiction=...)`` and
+``rerank_many(max_contradiction=...)`` score every segment, so a contradicting sentence is never left out of the
+filter. No document is ever scored on more than ``rerank.preselect.SEGMENT_CAP`` segments (logged when one is cut).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from rerank.head import NLI_COLUMNS, NLIHead, Temperature, softmax
 from rerank.labels import LabelMap, label_map_from_names
 from rerank.options import ModelOptions
 from rerank.ordering import check_scorable, result_order
+from rerank.preselect import SEGMENT_CAP, preselect_tokenizer, select_segments
 from rerank.records import (
     Candidate,
     Document,
@@ -49,7 +57,17 @@ from rerank.segmenter import (
 from rerank.sentences import check_language
 from rerank.validation import check_positive_int, check_query, check_top_k
 
-__all__ = ["DEFAULT_FUSION_WEIGHT", "DEFAULT_GRANULARITY", "DEFAULT_MODEL", "GRANULARITIES", "NLIReranker", "softmax"]
+__all__ = [
+    "DEFAULT_DIRECTION",
+    "DEFAULT_FUSION_WEIGHT",
+    "DEFAULT_GRANULARITY",
+    "DEFAULT_MAX_SEGMENTS",
+    "DEFAULT_MODEL",
+    "DIRECTIONS",
+    "GRANULARITIES",
+    "NLIReranker",
+    "softmax",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +82,21 @@ AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
     "first": lambda values: float(values[0]),
     "mean": lambda values: float(values.mean()),
 }
+# Which text is the premise: the passage (default), the query, or both ways averaged.
+DIRECTIONS = ("passage-premise", "query-premise", "both")
+DEFAULT_DIRECTION = "passage-premise"
+# Segments scored per document at sentence/window granularity (None: all); docs/evaluation.md has the measurement.
+DEFAULT_MAX_SEGMENTS: int | None = None
 MIN_QUERY_ROOM = 16  # tokens a window must leave for the query and the special tokens within max_length
+
+
+def check_max_segments(value: object) -> int | None:
+    """None (score every segment) or a positive int."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_segments must be a positive int or None (every segment), got {value!r}")
+    return value
 
 
 def check_template(template: object) -> str | None:
@@ -107,7 +139,13 @@ class NLIReranker:
             "decisiveness" = entailment + contradiction = 1 - neutral (a passage that refutes the claim is as
             relevant to it as one that supports it). Thresholds always act on the probabilities.
         language: Language code of the documents for sentence splitting ("de", "zh", "hi", ...; None or "en" is
-            the English rule); see rerank.sentences.
+            the English rule) and for the pre-selection's BM25 tokenizer; see rerank.sentences.
+        direction: Which text is the premise: "passage-premise" (default: does the passage support the query?),
+            "query-premise" (the query is the premise and the passage the hypothesis) or "both" (the mean of the two
+            directions' probabilities, a symmetric similarity; twice the pairs). See docs/direction.md.
+        max_segments: At sentence and window granularity, score only the m segments per document with the most
+            query terms (``rerank.preselect``); None scores every segment. ``rerank`` with ``max_contradiction``
+            scores every segment regardless, so pre-selection never hides a contradiction from the filter.
         calibration: A calibration file written by ``rerank calibrate`` (path or ``rerank.calibration``
             CalibrationFile) or a ``rerank.head.Temperature``: logits are divided by its temperature before the
             softmax. It changes probabilities (hence thresholds and fusion) but never a pair's argmax; a file fitted
@@ -140,6 +178,8 @@ class NLIReranker:
         aggregate: str = "max",
         order: str = "entailment",
         language: str | None = None,
+        direction: str = DEFAULT_DIRECTION,
+        max_segments: int | None = DEFAULT_MAX_SEGMENTS,
         calibration: CalibrationInput = None,
         options: ModelOptions | None = None,
         **option_values: Any,
@@ -147,7 +187,7 @@ class NLIReranker:
         if granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
         for name, value, choices in (("title", title, TITLE_MODES), ("aggregate", aggregate, AGGREGATES),
-                                     ("order", order, ORDERS)):  # fmt: skip
+                                     ("order", order, ORDERS), ("direction", direction, DIRECTIONS)):  # fmt: skip
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         if fusion_weight is not None and (
@@ -160,6 +200,8 @@ class NLIReranker:
         self.title = title
         self.aggregate = aggregate
         self.order = order
+        self.direction = direction
+        self.max_segments = check_max_segments(max_segments)
         self.window_tokens = check_positive_int("window_tokens", window_tokens)
         check_language(language)
         self.language = language
@@ -232,6 +274,10 @@ class NLIReranker:
             parts["aggregate"] = self.aggregate
         if self.granularity != "passage" and check_language(self.language) is not None:
             parts["language"] = check_language(self.language)
+        if self.direction != DEFAULT_DIRECTION:
+            parts["direction"] = self.direction
+        if self.granularity != "passage" and self.max_segments is not None:
+            parts["max_segments"] = self.max_segments
         return fingerprint(parts)
 
     def hypothesis(self, query: str) -> str:
@@ -248,6 +294,31 @@ class NLIReranker:
         """The premises one document becomes at this granularity (one model pair each)."""
         return [segment.text for segment in self.segment(document)]
 
+    def selected_segments(self, query: str, document: Document, *, all_segments: bool = False) -> list[Segment]:
+        """The segments of ``document`` that get a model pair for ``query``, in document order: the
+        ``max_segments`` with the most query terms (every segment when ``all_segments`` or max_segments is None),
+        never more than ``rerank.preselect.SEGMENT_CAP``."""
+        segments = self.segment(document)
+        limit = SEGMENT_CAP if all_segments or self.max_segments is None else min(self.max_segments, SEGMENT_CAP)
+        if len(segments) <= limit:
+            return segments
+        if limit == SEGMENT_CAP:
+            logger.warning(
+                "document %r has %d segments; scoring the %d with the most query terms (rerank.preselect.SEGMENT_CAP)",
+                document.id, len(segments), SEGMENT_CAP,
+            )  # fmt: skip
+        chosen = select_segments(
+            query, [segment.text for segment in segments], limit, preselect_tokenizer(self.language)
+        )
+        return [segments[i] for i in chosen]
+
+    def pair_count(self, document: Document, *, all_segments: bool = False) -> int:
+        """Model pairs ``score`` spends on ``document`` for any query: its pre-selected segments, twice for
+        direction "both"."""
+        segments = len(self.segment(document))
+        limit = SEGMENT_CAP if all_segments or self.max_segments is None else min(self.max_segments, SEGMENT_CAP)
+        return min(segments, limit) * (2 if self.direction == "both" else 1)
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character offsets of the model's tokens in ``text`` (words when the tokenizer cannot give offsets)."""
         tokenizer = self.model.tokenizer
@@ -259,16 +330,19 @@ class NLIReranker:
     def pair_logits(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Raw logits (n, num_labels) in the model's own label order (``label_map``) for (premise, hypothesis) pairs,
         before any calibration: what ``rerank.calibration`` fits on."""
-        if len(premises) != len(hypotheses):
-            raise ValueError(f"got {len(premises)} premises but {len(hypotheses)} hypotheses")
-        for name, texts in (("premise", premises), ("hypothesis", hypotheses)):
-            for position, text in enumerate(texts):
-                if not isinstance(text, str):
-                    raise TypeError(f"{name} at position {position} must be a str, got {type(text).__name__}")
-                if not has_visible_text(text):
-                    raise ValueError(f"{name} at position {position} is empty")
-                check_text(f"{name} at position {position}", text)
+        _check_pairs(premises, hypotheses)
         return self._scorer.logits(list(premises), list(hypotheses))
+
+    def directed_scores(self, passages: Sequence[str], queries: Sequence[str]) -> np.ndarray:
+        """Probabilities (n, 3) for (passage, query) pairs read in this reranker's ``direction``: passage as
+        premise, query as premise (only the passage is truncated either way), or the mean of the two."""
+        if self.direction == "passage-premise":
+            return self.score_pairs(passages, queries)
+        _check_pairs(passages, queries)
+        swapped = self.head(self._scorer.logits(list(passages), list(queries), query_first=True))
+        if self.direction == "query-premise":
+            return swapped
+        return (self.score_pairs(passages, queries) + swapped) / 2.0
 
     def score_pairs(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         """Probabilities (n, 3) with columns entailment, neutral, contradiction for (premise, hypothesis) pairs."""
@@ -281,19 +355,42 @@ class NLIReranker:
         sentences and neutral = 1 - both; when one sentence entails and another contradicts so strongly that the
         two maxima exceed 1, both are scaled to sum to 1 (a conflicting passage).
         """
-        return self._score_with_evidence(query, as_documents(documents))[0]
+        return self._score_many([query], [as_documents(documents)], all_segments=False)[0][0]
 
-    def _score_with_evidence(self, query: str, documents: list[Document]) -> tuple[np.ndarray, list[Evidence | None]]:
-        hypothesis = self.hypothesis(check_query(query))
-        check_scorable(documents)
-        if not documents:
+    def _score_many(
+        self, queries: Sequence[str], document_lists: Sequence[list[Document]], *, all_segments: bool
+    ) -> list[tuple[np.ndarray, list[Evidence | None]]]:
+        """Per query, document rows and evidence, with every pair of every query scored in one length-sorted pass
+        (one per direction)."""
+        statements = [self.hypothesis(check_query(query)) for query in queries]
+        for documents in document_lists:
+            check_scorable(documents)
+        plans = [
+            [self.selected_segments(query, document, all_segments=all_segments) for document in documents]
+            for query, documents in zip(queries, document_lists, strict=True)
+        ]
+        passages = [segment.text for plan in plans for segments in plan for segment in segments]
+        hypotheses = [
+            statement for statement, plan in zip(statements, plans, strict=True) for segments in plan for _ in segments
+        ]
+        pair_scores = self.directed_scores(passages, hypotheses) if passages else np.empty((0, 3))
+        results, start = [], 0
+        for plan in plans:
+            count = sum(len(segments) for segments in plan)
+            results.append(self._aggregate(plan, pair_scores[start : start + count]))
+            start += count
+        return results
+
+    def _aggregate(
+        self, split: list[list[Segment]], pair_scores: np.ndarray
+    ) -> tuple[np.ndarray, list[Evidence | None]]:
+        """Document rows from their segments' pair scores (entailment by ``aggregate``, contradiction the maximum)
+        and each document's best-entailing segment as evidence."""
+        if not split:
             return np.empty((0, 3)), []
-        split = [self.segment(document) for document in documents]
-        flat = [segment.text for segments in split for segment in segments]
-        pair_scores = self.score_pairs(flat, [hypothesis] * len(flat))
         if self.granularity == "passage":
-            return pair_scores, [None] * len(documents)
-        rows, start = np.empty((len(documents), 3)), 0
+            return pair_scores, [None] * len(split)
+        rows, start = np.empty((len(split), 3)), 0
         evidence: list[Evidence | None] = []
         for i, segments in enumerate(split):
             block = pair_scores[start : start + len(segments)]
@@ -338,15 +435,57 @@ class NLIReranker:
 
         Kept results come first (ranked by entailment, or the fused score when fusion_weight is set; ties go to
         the better retriever rank), truncated to ``top_k``; every filtered-out candidate follows with kept=False.
+        With ``max_contradiction`` every segment of every candidate is scored (no pre-selection).
 
         Raises:
             ValueError: Empty query, NaN or out-of-range thresholds, max_contradiction on a 2-label model.
         """
+        return self.rerank_many([query], [candidates], top_k, min_entailment, max_contradiction)[0]
+
+    def rerank_many(
+        self,
+        queries: Sequence[str],
+        candidate_lists: Sequence[Sequence[Candidate | Document | str]],
+        top_k: int | None = None,
+        min_entailment: float | None = None,
+        max_contradiction: float | None = None,
+    ) -> list[list[RerankResult]]:
+        """``rerank`` for many queries, ``candidate_lists[i]`` being query i's candidates, with every pair of every
+        query scored in one length-sorted pass (fewer, fuller batches); the results are those of ``rerank`` one
+        query at a time (to float rounding: within 1e-5 in fp32).
+
+        Example:
+            >>> reranker.rerank_many(["claim one", "claim two"], [["passage a", "b"], ["c"]])  # doctest: +SKIP
+        """
         limits = self.check_thresholds(min_entailment=min_entailment, max_contradiction=max_contradiction)
         top_k = check_top_k(top_k)
-        check_query(query)
-        candidates = as_candidates(candidates)
-        scores, evidence = self._score_with_evidence(query, [candidate.document for candidate in candidates])
+        if isinstance(queries, str) or not isinstance(queries, Sequence):
+            raise TypeError(f"queries must be a list of str, got {type(queries).__name__}; use rerank() for one")
+        if isinstance(candidate_lists, str) or not isinstance(candidate_lists, Sequence):
+            raise TypeError(f"candidate_lists must be a list of candidate lists, got {type(candidate_lists).__name__}")
+        if len(queries) != len(candidate_lists):
+            raise ValueError(f"got {len(queries)} queries but {len(candidate_lists)} candidate lists")
+        for query in queries:
+            check_query(query)
+        lists = [as_candidates(candidates) for candidates in candidate_lists]
+        scored = self._score_many(
+            queries,
+            [[c.document for c in candidates] for candidates in lists],
+            all_segments="max_contradiction" in limits,
+        )
+        return [
+            self._results(candidates, scores, evidence, limits, top_k)
+            for candidates, (scores, evidence) in zip(lists, scored, strict=True)
+        ]
+
+    def _results(
+        self,
+        candidates: list[Candidate],
+        scores: np.ndarray,
+        evidence: list[Evidence | None],
+        limits: dict[str, float],
+        top_k: int | None,
+    ) -> list[RerankResult]:
         order_by = self.order_values(candidates, scores)
         kept = np.ones(len(candidates), dtype=bool)
         if "min_entailment" in limits:
@@ -364,3 +503,16 @@ class NLIReranker:
             )
             for rank, i in enumerate(result_order(order_by, kept, candidates, top_k), start=1)
         ]
+
+
+def _check_pairs(premises: Sequence[str], hypotheses: Sequence[str]) -> None:
+    """Equal lengths, and every text a non-empty str."""
+    if len(premises) != len(hypotheses):
+        raise ValueError(f"got {len(premises)} premises but {len(hypotheses)} hypotheses")
+    for name, texts in (("premise", premises), ("hypothesis", hypotheses)):
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"{name} at position {position} must be a str, got {type(text).__name__}")
+            if not has_visible_text(text):
+                raise ValueError(f"{name} at position {position} is empty")
+            check_text(f"{name} at position {position}", text)

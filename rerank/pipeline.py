@@ -75,14 +75,27 @@ class Pipeline:
     def search(self, query: str) -> list[RankedResult]:
         """Results for one query: reranked (RerankResult / RelevanceResult), or the retriever's ranking as
         RankedResult when there is no reranker."""
-        candidates = self.retrieve(query)
-        if self.reranker is None:
-            return retrieval_results(candidates, self.top_k)
-        options: dict[str, Any] = dict(self.thresholds)
-        return list(self.reranker.rerank(query, candidates, top_k=self.top_k, **options))
+        return self.search_many([query])[0]
 
     def search_many(self, queries: Sequence[str]) -> list[list[RankedResult]]:
-        """``search`` for each query, in order."""
-        if isinstance(queries, str):
-            raise TypeError("search_many takes a list of queries; use search() for one")
-        return [self.search(query) for query in queries]
+        """``search`` for each query, in order. Candidates are retrieved query by query, then a reranker with
+        ``rerank_many`` (NLIReranker) scores the pairs of all queries in one length-sorted pass; another reranker
+        reranks them one query at a time.
+
+        Example:
+            >>> [len(results) for results in pipeline.search_many(["claim one", "claim two"])]  # doctest: +SKIP
+        """
+        if isinstance(queries, str) or not isinstance(queries, Sequence):
+            raise TypeError(f"search_many takes a list of queries, got {type(queries).__name__}; use search() for one")
+        queries = [check_query(query) for query in queries]
+        candidate_lists = [self.retrieve(query) for query in queries]
+        if self.reranker is None:
+            return [retrieval_results(candidates, self.top_k) for candidates in candidate_lists]
+        options: dict[str, Any] = dict(self.thresholds)
+        many = getattr(self.reranker, "rerank_many", None)
+        if callable(many):
+            return [list(results) for results in many(queries, candidate_lists, top_k=self.top_k, **options)]
+        return [
+            list(self.reranker.rerank(query, candidates, top_k=self.top_k, **options))
+            for query, candidates in zip(queries, candidate_lists, strict=True)
+        ]
