@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MODEL ?= cross-encoder/nli-deberta-v3-small
-EXTRAS ?= dev,onnx,openvino,eval,demo,serve
+EXTRAS ?= dev,onnx,openvino,eval,demo,serve,langchain,llamaindex,haystack,ray
 
 .PHONY: demo test browser lint typecheck bench clean
 
