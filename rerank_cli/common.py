@@ -14,7 +14,16 @@ from typing import Any
 
 from rerank.contract import Reranker, check_thresholds
 from rerank.fusion import ORDERS
-from rerank.nli_reranker import AGGREGATES, DEFAULT_FUSION_WEIGHT, DEFAULT_MODEL, check_template
+from rerank.nli_reranker import (
+    AGGREGATES,
+    DEFAULT_DIRECTION,
+    DEFAULT_FUSION_WEIGHT,
+    DEFAULT_MAX_SEGMENTS,
+    DEFAULT_MODEL,
+    DIRECTIONS,
+    check_max_segments,
+    check_template,
+)
 from rerank.options import ModelOptions, resolve_options
 from rerank.records import RankedResult, RerankResult
 from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, DEFAULT_WINDOW_TOKENS, GRANULARITIES, TITLE_MODES
@@ -46,6 +55,15 @@ def _fusion_weight(text: str) -> float | None:
     if not math.isfinite(weight):
         raise argparse.ArgumentTypeError(f"expected a finite number or 'none', got {text!r}")
     return weight
+
+
+def _max_segments(text: str) -> int | None:
+    if text.lower() in ("all", "none"):
+        return None
+    try:
+        return check_max_segments(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'all', got {text!r}") from None
 
 
 def _add_option_flags(group: argparse._ArgumentGroup) -> None:
@@ -89,6 +107,19 @@ def add_reranker_options(
         help="order by entailment or by decisiveness = entailment + contradiction",
     )
     group.add_argument("--language", default=None, help="language code for sentence splitting (default English)")
+    group.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default=DEFAULT_DIRECTION,
+        help="which text is the NLI premise: the passage (default), the query, or both averaged (docs/direction.md)",
+    )
+    group.add_argument(
+        "--max-segments",
+        type=_max_segments,
+        default=DEFAULT_MAX_SEGMENTS,
+        help="at sentence/window granularity, score only the M segments per document with the most query terms; "
+        f"'all' scores every one (default {DEFAULT_MAX_SEGMENTS or 'all'}; --max-contradiction scores every one)",
+    )
     group.add_argument(
         "--fusion-weight",
         type=_fusion_weight,
@@ -193,6 +224,8 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> R
         loaded, granularity=args.granularity, title=args.title, fusion_weight=args.fusion_weight,
         hypothesis_template=args.template, labels=args.labels, calibration=calibration, options=options,
         window_tokens=args.window_tokens, aggregate=args.aggregate, order=args.order, language=args.language,
+        direction=getattr(args, "direction", DEFAULT_DIRECTION),
+        max_segments=getattr(args, "max_segments", DEFAULT_MAX_SEGMENTS),
     )  # fmt: skip
 
 
