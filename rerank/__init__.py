@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rerank.answers import RankedAnswer, rank_answers
+from rerank.classify import Classification, classify
 from rerank.contract import Reranker
 from rerank.errors import MissingDependencyError, ModelLoadError
 from rerank.groundedness import Groundedness, SentenceCheck, groundedness, groundedness_many
@@ -36,6 +38,7 @@ from rerank.verify import EvidenceItem, Verdict, verify, verify_many
 __all__ = [
     "DEFAULT_MODEL",
     "Candidate",
+    "Classification",
     "Document",
     "Evidence",
     "EvidenceItem",
@@ -46,6 +49,7 @@ __all__ = [
     "NLIReranker",
     "NLIScores",
     "Pipeline",
+    "RankedAnswer",
     "RankedResult",
     "RelevanceReranker",
     "RelevanceResult",
@@ -57,9 +61,11 @@ __all__ = [
     "Verdict",
     "as_candidates",
     "as_documents",
+    "classify",
     "groundedness",
     "groundedness_many",
     "load_model",
+    "rank_answers",
     "verify",
     "verify_many",
 ]
