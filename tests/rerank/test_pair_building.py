@@ -290,3 +290,23 @@ def test_pipeline_search_many_is_one_pass_and_equals_search(mini_model):
         one = pipeline.search(query)
         assert [r.document.id for r in results] == [r.document.id for r in one]
         np.testing.assert_allclose([r.score for r in results], [r.score for r in one], atol=1e-5)
+
+
+# --- command line ------------------------------------------------------------------------------------------------
+
+
+def test_cli_direction_and_max_segments_reach_the_reranker(mini_nli_dir, mini_model, capsys):
+    import json
+
+    from rerank_cli.main import main
+
+    common = ["score", "--model", str(mini_nli_dir), "--backend", "torch", "--precision", "fp32", "--fusion-weight",
+              "none", "--query", CLAIM, "--doc", ABSTRACT, "--json"]  # fmt: skip
+    assert main([*common, "--direction", "query-premise", "--max-segments", "1"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    expected = reranker(mini_model, granularity="sentence", direction="query-premise", max_segments=1)
+    assert result["entailment"] == pytest.approx(expected.score(CLAIM, [ABSTRACT])[0, 0], abs=1e-5)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*common, "--max-segments", "0"])
+    assert exit_info.value.code == 2
+    assert "--max-segments: expected a positive int or 'all', got '0'" in capsys.readouterr().err
