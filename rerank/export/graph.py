@@ -131,9 +131,21 @@ def windowed_relative_attention(hf_model) -> Iterator[int]:
             del layer.disentangled_attention_bias
 
 
-def export_onnx_graph(hf_model, tokenizer, input_names: Sequence[str], path: Path, *, opset: int = OPSET) -> int:
+def export_onnx_graph(
+    hf_model,
+    tokenizer,
+    input_names: Sequence[str],
+    path: Path,
+    *,
+    opset: int = OPSET,
+    module=None,
+    output_name: str = "logits",
+) -> int:
     """Write ``hf_model`` as an ONNX graph with dynamic batch and sequence axes (dynamo exporter), DeBERTa-v2/v3
     attention windowed (``windowed_relative_attention``).
+
+    ``module`` replaces the logits-only wrapper of ``hf_model`` with another torch module taking the same keyword
+    inputs (a bi-encoder's transformer plus pooling, rerank.export.sentence); its output is named ``output_name``.
 
     Returns:
         How many attention layers were traced windowed (0 for other architectures).
@@ -156,8 +168,9 @@ def export_onnx_graph(hf_model, tokenizer, input_names: Sequence[str], path: Pat
         warnings.simplefilter("ignore")
         try:
             program = torch.onnx.export(
-                _wrapper(hf_model), (), kwargs=sample, dynamo=True, dynamic_shapes=dynamic,
-                input_names=list(input_names), output_names=["logits"], opset_version=opset, optimize=True,
+                module if module is not None else _wrapper(hf_model), (), kwargs=sample, dynamo=True,
+                dynamic_shapes=dynamic, input_names=list(input_names), output_names=[output_name],
+                opset_version=opset, optimize=True,
             )  # fmt: skip
         except Exception as error:  # the exporter raises many kinds of errors for unsupported models
             raise ExportError(f"torch.onnx.export failed for {type(hf_model).__name__}: {error}") from error
