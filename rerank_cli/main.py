@@ -34,6 +34,8 @@ COMMAND_MODULES = (
     "rerank_cli.verify",
     "rerank_cli.groundedness",
     "rerank_cli.serve",
+    "rerank_cli.classify",
+    "rerank_cli.answers",
 )
 # Errors that mean the input was wrong (flags, files, models), not the program: exit 2 with their message. OSError
 # covers missing or unreadable files and rerank.errors.ModelLoadError; ValueError covers malformed content.

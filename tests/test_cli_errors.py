@@ -36,6 +36,8 @@ EXPORT = ["export", "{model}"]
 VERIFY = ["verify", "--model", "{model}", "--claim", "c", "--evidence", "{text_file}"]
 CALIBRATE = ["calibrate", "--model", "{model}", "--out", "{root}/c.json", "--data", "{pairs}"]
 GROUNDEDNESS = ["groundedness", "--model", "{model}", "--answer", "An answer.", "--passages", "{text_file}"]
+CLASSIFY = ["classify", "--model", "{model}", "--text", "A text.", "--candidate-labels", "a", "b"]
+ANSWERS = ["answers", "--model", "{model}", "--question", "Who?", "--answer", "Ann", "Bob", "--context", "Ann did."]
 
 # (row id, argv); "{name}" is replaced by the path of the file or folder of that name built by bad_inputs().
 BAD_INPUTS = [
@@ -157,6 +159,26 @@ BAD_INPUTS = [
                                           "--passages", "{text_file}"]),  # fmt: skip
     ("groundedness-passages-missing", [*GROUNDEDNESS[:-1], "{root}/absent.jsonl"]),
     ("groundedness-passages-not-utf8", [*GROUNDEDNESS[:-1], "{random_bytes}"]),
+    # classify: texts, labels, templates
+    ("classify-empty-text", [*CLASSIFY[:4], " ", *CLASSIFY[5:]]),
+    ("classify-duplicate-labels", [*CLASSIFY[:-1], "a"]),
+    ("classify-empty-label", [*CLASSIFY[:-1], " "]),
+    ("classify-template-no-field", [*CLASSIFY, "--template", "About it."]),
+    ("classify-template-two-fields", [*CLASSIFY, "--template", "{} or {}"]),
+    ("classify-text-file-missing", [*CLASSIFY[:3], "--text-file", "{root}/absent.txt", *CLASSIFY[5:]]),
+    ("classify-text-file-empty", [*CLASSIFY[:3], "--text-file", "{empty_file}", *CLASSIFY[5:]]),
+    ("classify-text-file-not-utf8", [*CLASSIFY[:3], "--text-file", "{random_bytes}", *CLASSIFY[5:]]),
+    ("classify-model-missing", ["classify", "--model", "{root}/absent", *CLASSIFY[3:]]),
+    # answers: question, answers, context, templates
+    ("answers-empty-question", [*ANSWERS[:4], " ", *ANSWERS[5:]]),
+    ("answers-empty-answer", [*ANSWERS[:6], " ", *ANSWERS[7:]]),
+    ("answers-empty-context", [*ANSWERS[:-1], " "]),
+    ("answers-template-no-answer-field", [*ANSWERS, "--answer-template", "About {question}."]),
+    ("answers-question-template-extra-field", [*ANSWERS, "--question-template", "{question} {answer}"]),
+    ("answers-context-file-missing", [*ANSWERS[:-2], "--context-file", "{root}/absent.txt"]),
+    ("answers-context-file-not-utf8", [*ANSWERS[:-2], "--context-file", "{random_bytes}"]),
+    ("answers-answer-file-empty", [*ANSWERS[:5], "--answer-file", "{empty_file}", *ANSWERS[8:]]),
+    ("answers-window-tokens-zero", [*ANSWERS, "--window-tokens", "0"]),
 ]
 
 
@@ -262,7 +284,7 @@ def outcomes(tiny_deberta_dir, tmp_path_factory) -> dict[str, list]:
 def test_the_table_covers_every_subcommand():
     assert len(BAD_INPUTS) >= 30 and len({row_id for row_id, _ in BAD_INPUTS}) == len(BAD_INPUTS)
     assert {argv[0] for _, argv in BAD_INPUTS} == {
-        "score", "search", "eval", "eval-nli", "export", "verify", "calibrate", "groundedness"
+        "score", "search", "eval", "eval-nli", "export", "verify", "calibrate", "groundedness", "classify", "answers"
     }  # fmt: skip
 
 
