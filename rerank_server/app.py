@@ -26,10 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rerank_server.batching import QueueFullError, RequestTimeoutError
+from rerank_server.errors import ERRORS, ApiError
 from rerank_server.metrics import CONTENT_TYPE
 from rerank_server.responses import candidates_from, check_query, rerank_response, retrieved_rows
 from rerank_server.schemas import (
-    ErrorBody,
     RerankRequest,
     RerankResponse,
     SearchRequest,
@@ -46,15 +46,6 @@ ROUTES = ("/", "/healthz", "/metrics", "/info", "/rerank", "/search", "/verify",
           "/openapi.json", "/docs")  # fmt: skip
 TASK_ROUTES = ("/rerank", "/search", "/verify", "/classify", "/answers")
 UNION_TAGS = ("str", "DocumentIn")  # pydantic's names of the members of ``str | DocumentIn`` in error locations
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 422, 503, 504)}
-
-
-class ApiError(Exception):
-    """An error answered as ``{"detail": message, "errors": [...]}`` with its status code."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.field, self.headers = status, message, field, headers or {}
 
 
 def _error(
@@ -346,6 +337,9 @@ def create_app(service: Service, *, load: bool = True) -> FastAPI:
             raise ApiError(500, f"internal error while scoring ({type(error).__name__}: {error}); other requests "
                            "are unaffected") from None  # fmt: skip
 
+    from rerank_server.task_routes import add_task_routes
+
+    add_task_routes(app, service, authorized, ready, _call)
     app.state.service = service
     app.state.call = _call
     app.state.ready = ready

@@ -11,15 +11,14 @@ from pydantic import ValidationError
 from rerank.fusion import order_column
 from rerank.records import Candidate, Document, RankedResult, RerankResult, check_text, has_visible_text
 from rerank_server.batching import Usage
+from rerank_server.errors import ApiError
 from rerank_server.schemas import DocumentIn
 from rerank_server.service import Service
 
-__all__ = ["candidates_from", "check_query", "filtered_by", "rerank_response", "retrieved_rows"]
+__all__ = ["candidates_from", "check_passage", "check_query", "filtered_by", "rerank_response", "retrieved_rows"]
 
 
-def _api_error(status: int, message: str, field: str):
-    from rerank_server.app import ApiError
-
+def _api_error(status: int, message: str, field: str) -> ApiError:
     return ApiError(status, message, field)
 
 
@@ -29,6 +28,18 @@ def check_query(text: str, limit: int, field: str) -> str:
         raise _api_error(422, f"{field} is empty; send a non-empty question or claim", field)
     if len(text) > limit:
         raise _api_error(422, f"{field} is {len(text)} characters; the limit is {limit} (max_query_chars)", field)
+    try:
+        return check_text(field, text)
+    except ValueError as error:
+        raise _api_error(422, str(error), field) from None
+
+
+def check_passage(text: str, limit: int, field: str) -> str:
+    """A text to read as a premise: visible text within ``limit`` characters, valid Unicode."""
+    if len(text) > limit:
+        raise _api_error(422, f"{field} is {len(text)} characters; the limit is {limit} (max_document_chars)", field)
+    if not has_visible_text(text):
+        raise _api_error(422, f"{field} has no text; send passages with visible text", field)
     try:
         return check_text(field, text)
     except ValueError as error:

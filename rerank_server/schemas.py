@@ -148,3 +148,24 @@ class SearchResponse(RerankResponse):
 class ErrorBody(BaseModel):
     detail: str
     errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+class ClassifyRequest(_Request):
+    """POST /classify: zero-shot classification of texts into the given labels."""
+
+    texts: list[StrictStr] = Field(description="texts to classify (each a premise)")
+    labels: list[StrictStr] = Field(description="candidate labels")
+    template: StrictStr | None = Field(
+        None, description="hypothesis template with one {} (default 'This example is {}.')"
+    )
+    multi_label: StrictBool = Field(False, description="score each label on its own instead of a softmax across labels")
+
+
+class AnswersRequest(_Request):
+    """POST /answers: rank candidate answers to a question, from a context or from the answers themselves."""
+
+    question: StrictStr
+    answers: list[StrictStr]
+    context: StrictStr | None = Field(None, description="the text the answers should be read from")
+    answer_template: StrictStr | None = Field(None, description="with a context: fields {question} and {answer}")
+    question_template: StrictStr | None = Field(None, description="without a context: field {question}")

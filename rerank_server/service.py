@@ -203,6 +203,24 @@ class Service:
             verdict = verify(claim, evidence, reranker, **thresholds)  # type: ignore[arg-type]
         return verdict, usage
 
+    def classify(self, texts: list[str], labels: list[str], options: dict[str, Any]) -> tuple[list[Any], Usage]:
+        from rerank.classify import classify
+
+        reranker, runner = self._parts()
+        with runner.track(self.settings.request_timeout_s) as usage:
+            results = classify(texts, labels, reranker, **options)  # type: ignore[arg-type]
+        return results, usage
+
+    def rank_answers(
+        self, question: str, answers: list[str], context: str | None, options: dict[str, Any]
+    ) -> tuple[list[Any], Usage]:
+        from rerank.answers import rank_answers
+
+        reranker, runner = self._parts()
+        with runner.track(self.settings.request_timeout_s) as usage:
+            ranked = rank_answers(question, answers, context, reranker, **options)  # type: ignore[arg-type]
+        return ranked, usage
+
     def _parts(self) -> tuple[NLIReranker | RelevanceReranker, BatchingRunner]:
         if self.reranker is None or self.runner is None:
             raise RuntimeError("the model is not loaded yet")
