@@ -40,8 +40,8 @@ SCORE_COLUMN = "score"
 
 
 class NLIBatchScorer:
-    """Adds the reranker's probability columns (entailment, neutral, contradiction; relevance for a relevance model)
-    and ``score`` (``relevance_score``: the probability the reranker orders by) to a batch of rows.
+    """Adds the NLI probability columns (entailment, neutral, contradiction) and ``score`` (``relevance_score``: the
+    probability the reranker orders by, entailment unless ``settings`` say ``order="decisiveness"``) to a batch.
 
     Rows are grouped by query and each group goes through ``reranker.score`` (one model pass per group), so the
     numbers are those of ``NLIReranker.score`` on the same passages. No fusion with a retriever score: a query's
