@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     spec = RerankerSpec(
         model=args.model, options=options, granularity=args.granularity, title=args.title,
         window_tokens=args.window_tokens, aggregate=args.aggregate, order=args.order, language=args.language,
-        fusion_weight=args.fusion_weight, template=args.template, labels=args.labels, calibration=args.calibration,
+        direction=args.direction, max_segments=args.max_segments, fusion_weight=args.fusion_weight,
+        template=args.template, labels=args.labels, calibration=args.calibration,
         thresholds=given_thresholds(args),
     )  # fmt: skip
     service = Service(spec, settings, on_failure=lambda error: setattr(server, "should_exit", True))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rerank.backends import LoadedModel
-from rerank.nli_reranker import DEFAULT_FUSION_WEIGHT, NLIReranker
+from rerank.nli_reranker import DEFAULT_DIRECTION, DEFAULT_FUSION_WEIGHT, DEFAULT_MAX_SEGMENTS, NLIReranker
 from rerank.options import ModelOptions, resolve_options
 from rerank.records import Candidate, Document, RankedResult
 from rerank.relevance_reranker import RelevanceReranker
@@ -49,6 +49,8 @@ class RerankerSpec:
     aggregate: str = "max"
     order: str = "entailment"
     language: str | None = None
+    direction: str = DEFAULT_DIRECTION
+    max_segments: int | None = DEFAULT_MAX_SEGMENTS
     fusion_weight: float | None = DEFAULT_FUSION_WEIGHT
     template: str | None = None
     labels: Sequence[str] | None = None
@@ -131,7 +133,7 @@ class Service:
         else:
             loaded = load_model(
                 spec.model, backend=options.backend, precision=options.precision, device=options.device,
-                threads=options.threads,
+                threads=options.threads, auto_export=options.auto_export, show_progress=False,
             )  # fmt: skip
         self.runner = BatchingRunner(
             loaded.runner, pad_token_id=loaded.tokenizer.pad_token_id or 0, batch_tokens=settings.batch_tokens,
@@ -148,7 +150,7 @@ class Service:
                 model, granularity=spec.granularity, title=spec.title, fusion_weight=spec.fusion_weight,
                 hypothesis_template=spec.template, labels=spec.labels, calibration=spec.calibration,
                 options=request_options, window_tokens=spec.window_tokens, aggregate=spec.aggregate,
-                order=spec.order, language=spec.language,
+                order=spec.order, language=spec.language, direction=spec.direction, max_segments=spec.max_segments,
             )  # fmt: skip
         from rerank.contract import check_thresholds
 
