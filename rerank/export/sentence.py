@@ -49,6 +49,7 @@ SENTENCE_KIND = "sentence-embedding"  # the manifest's "kind" of a bi-encoder ex
 EXPORT_TOLERANCE = 1e-5  # largest 1 - cosine to SentenceTransformer.encode accepted for an fp32 export
 SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 EXPORT_STEPS = 4
+RECIPE = "eager-attention"  # part of the export cache key: a new recipe makes new entries
 _CONFIG_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
                  "1_Pooling/config.json")  # fmt: skip
 
@@ -205,6 +206,7 @@ def export_sentence_encoder(
     input_names = tuple(name for name in tokenizer.model_input_names if name in names)
     texts = check_texts()
     reference = np.asarray(encoder.encode(texts, batch_size=16, convert_to_numpy=True, show_progress_bar=False))
+    attention = _eager_attention(encoder[0].auto_model)
     with staging.staging_directory(out) as work:
         built = work / "export"
         built.mkdir()
@@ -224,6 +226,7 @@ def export_sentence_encoder(
             "kind": SENTENCE_KIND, "format": format, "precision": "fp32", "quantization": None, "source": model,
             "source_fingerprint": _source_key(model), "architecture": type(encoder[0].auto_model).__name__,
             "exporter": "torch.onnx.export(dynamo=True) of the transformer and sentence-transformers Pooling",
+            "attention": attention,
             "opset": OPSET, "inputs": list(input_names), "sentence": settings, "verification": check,
             "versions": manifests.package_versions("sentence-transformers", *manifests.VERSIONED_PACKAGES),
             "created": manifests.created_now(),
@@ -231,6 +234,20 @@ def export_sentence_encoder(
         staging.move_into_place(built, out, overwrite)
     logger.info("exported %s to %s (%s; max 1 - cos %.1e)", model, out, format, check["max_cosine_deviation"])
     return out
+
+
+def _eager_attention(hf_model) -> str:
+    """Trace plain (eager) attention where the model offers it: torch's SDPA is exported as softmax guarded by
+    IsNaN/Select, which OpenVINO runs op by op; eager attention it fuses into one kernel (bf16, MiniLM-L6, 32 x 256
+    tokens: 1.15 s against 1.43 s a batch). The check against the SDPA reference below still applies."""
+    setter = getattr(hf_model, "set_attn_implementation", None)
+    if setter is None:
+        return str(getattr(hf_model.config, "_attn_implementation", "default"))
+    try:
+        setter("eager")
+    except (ValueError, ImportError, NotImplementedError) as error:
+        logger.info("keeping %s attention for the export (%s)", hf_model.config._attn_implementation, error)
+    return str(hf_model.config._attn_implementation)
 
 
 def _check(built: Path, format: str, settings: dict[str, Any], texts: list[str], reference) -> dict[str, Any]:
@@ -262,7 +279,7 @@ def _source_key(model: str) -> str | None:
     for name in _CONFIG_FILES if directory.is_dir() else ():
         path = directory / name
         digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"-"))
-    return f"{SENTENCE_KIND}:{fingerprint}:{digest.hexdigest()[:16]}"
+    return f"{SENTENCE_KIND}:{RECIPE}:{fingerprint}:{digest.hexdigest()[:16]}"
 
 
 def cached_sentence_export(model: str, *, format: str, show_progress: bool = False) -> Path:
