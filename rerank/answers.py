@@ -35,7 +35,7 @@ from pydantic import Field, model_validator
 from rerank.backends import LoadedModel
 from rerank.nli_reranker import NLIReranker
 from rerank.records import Document, check_text, has_visible_text
-from rerank.tasks import EvidenceItem, TaskRecord, evidence_item, task_reranker
+from rerank.tasks import EvidenceItem, TaskRecord, check_texts, evidence_item, task_reranker
 
 __all__ = [
     "CONTEXT_ID",
@@ -122,7 +122,7 @@ def rank_answers(
         TypeError: A question or context that is not a str, answers that are not a list, an answer that is not a str.
     """
     question = _check_string("question", question)
-    answers = _check_answers(answers)
+    answers = check_texts(answers, "answers", "answer")
     if context is not None:
         context = _check_string("context", context)
     answer_template = _check_fields("answer_template", answer_template, {"question", "answer"})
@@ -164,19 +164,6 @@ def _check_string(name: str, value: object) -> str:
     if not has_visible_text(value):
         raise ValueError(f"{name} is empty ({value!r})")
     return check_text(name, value)
-
-
-def _check_answers(answers: object) -> list[str]:
-    if isinstance(answers, (str, bytes)) or not isinstance(answers, Sequence):
-        what = "a single string (wrap it in a list)" if isinstance(answers, str) else type(answers).__name__
-        raise TypeError(f"answers must be a list of str, got {what}")
-    for position, answer in enumerate(answers):
-        if not isinstance(answer, str):
-            raise TypeError(f"answer at position {position} must be a str, got {type(answer).__name__}")
-        if not has_visible_text(answer):
-            raise ValueError(f"answer at position {position} is empty ({answer!r})")
-        check_text(f"answer at position {position}", answer)
-    return list(answers)
 
 
 def _check_fields(name: str, template: object, fields: set[str]) -> str:

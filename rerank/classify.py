@@ -39,8 +39,7 @@ from pydantic import model_validator
 from rerank.backends import LoadedModel
 from rerank.head import softmax
 from rerank.nli_reranker import NLIReranker
-from rerank.records import check_text, has_visible_text
-from rerank.tasks import TaskRecord, task_reranker
+from rerank.tasks import TaskRecord, check_texts, task_reranker
 
 __all__ = ["DEFAULT_CLASSIFY_TEMPLATE", "Classification", "check_labels", "classify", "label_scores"]
 
@@ -117,7 +116,7 @@ def classify(
         ValueError: No labels, an empty or duplicate label, a template without exactly one ``{}``, an empty text.
         TypeError: texts or labels not a list of str (a single str included), multi_label not a bool.
     """
-    texts = _check_texts(texts)
+    texts = check_texts(texts, "texts", "text")
     names = check_labels(labels)
     template = _check_template(template)
     if not isinstance(multi_label, bool):
@@ -164,35 +163,15 @@ def label_scores(entailment: np.ndarray, contradiction: np.ndarray, *, multi_lab
 
 def check_labels(labels: object) -> list[str]:
     """The candidate labels as a list: at least one, each a non-empty str, no duplicates (positions named)."""
-    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
-        what = f"a single string {labels!r} (wrap it in a list)" if isinstance(labels, str) else type(labels).__name__
-        raise TypeError(f"labels must be a list of str, got {what}")
-    if not labels:
+    checked = check_texts(labels, "labels", "label")
+    if not checked:
         raise ValueError("labels is empty; pass at least one candidate label")
     seen: dict[str, int] = {}
-    for position, label in enumerate(labels):
-        if not isinstance(label, str):
-            raise TypeError(f"label at position {position} must be a str, got {type(label).__name__}")
-        if not has_visible_text(label):
-            raise ValueError(f"label at position {position} is empty ({label!r})")
-        check_text(f"label at position {position}", label)
+    for position, label in enumerate(checked):
         if label in seen:
             raise ValueError(f"label {label!r} is given twice (positions {seen[label]} and {position})")
         seen[label] = position
-    return list(labels)
-
-
-def _check_texts(texts: object) -> list[str]:
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-        what = "a single string (wrap it in a list)" if isinstance(texts, str) else type(texts).__name__
-        raise TypeError(f"texts must be a list of str, got {what}")
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"text at position {position} must be a str, got {type(text).__name__}")
-        if not has_visible_text(text):
-            raise ValueError(f"text at position {position} is empty")
-        check_text(f"text at position {position}", text)
-    return list(texts)
+    return checked
 
 
 def _check_template(template: object) -> str:

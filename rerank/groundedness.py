@@ -48,7 +48,7 @@ from pydantic import Field
 
 from rerank.backends import LoadedModel
 from rerank.nli_reranker import NLIReranker
-from rerank.records import Candidate, Document, check_text, has_visible_text
+from rerank.records import Candidate, Document
 from rerank.segmenter import (
     DEFAULT_TITLE,
     DEFAULT_WINDOW_TOKENS,
@@ -70,6 +70,7 @@ from rerank.tasks import (
     check_pair_scores,
     check_premises,
     check_probabilities,
+    check_texts,
     evidence_item,
     task_reranker,
     task_thresholds,
@@ -310,7 +311,7 @@ def groundedness_many(
     Example:
         >>> results = groundedness_many(["One.", "Two."], [["passage a", "b"], []], model=reranker)  # doctest: +SKIP
     """
-    answers = _check_answers(answers)
+    answers = check_texts(answers, "answers", "answer", alone="answer", empty_hint="pass the generated text to check")
     documents = _check_passage_lists(passages, len(answers))
     for name, value in (("min_entailment", min_entailment), ("max_contradiction", max_contradiction)):
         check_threshold(name, value)  # before any model loads
@@ -425,19 +426,6 @@ def _groundedness(answer: str, checks: list[SentenceCheck], min_e: float, max_c:
 
 
 # ---- inputs, model and thresholds -----------------------------------------------------------------------------
-
-
-def _check_answers(answers: object) -> list[str]:
-    if isinstance(answers, (str, bytes)) or not isinstance(answers, Sequence):
-        raise TypeError(f"answers must be a list of str, got {type(answers).__name__}; use groundedness for one answer")
-    for position, answer in enumerate(answers):
-        where = f"answer at position {position}" if len(answers) > 1 else "answer"
-        if not isinstance(answer, str):
-            raise TypeError(f"{where} must be a str, got {type(answer).__name__}")
-        if not has_visible_text(answer):
-            raise ValueError(f"{where} is empty; pass the generated text to check")
-        check_text(where, answer)
-    return list(answers)
 
 
 def _check_passage_lists(passages: object, n: int) -> list[list[Document]]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rerank.nli_reranker import NLIReranker
 from rerank.ordering import check_scorable
-from rerank.records import Candidate, Document, as_documents, has_visible_text
+from rerank.records import Candidate, Document, as_documents, check_text, has_visible_text
 from rerank.resolve import as_nli_reranker
 from rerank.segmenter import Segment
 from rerank.validation import check_threshold
@@ -35,6 +35,7 @@ __all__ = [
     "check_pair_scores",
     "check_premises",
     "check_probabilities",
+    "check_texts",
     "evidence_item",
     "task_reranker",
     "task_thresholds",
@@ -101,6 +102,27 @@ def two_thresholds(min_entailment: object, max_contradiction: object) -> tuple[f
             raise TypeError(f"{name} must be a probability in [0, 1], got None")
         values.append(checked)
     return values[0], values[1]
+
+
+def check_texts(value: object, name: str, item: str, *, alone: str | None = None, empty_hint: str = "") -> list[str]:
+    """A list of non-empty strings (texts to classify, answers, labels), ``name`` naming the list and ``item`` each
+    entry by position in every error ("answer at position 2 is empty"); ``alone`` names a single entry instead.
+
+    Raises:
+        TypeError: Not a list (a bare str is refused: wrap it in a list), or an entry that is not a str.
+        ValueError: An empty or whitespace-only entry, or one with text the tokenizer cannot take.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        what = f"a single string {value!r} (wrap it in a list)" if isinstance(value, str) else type(value).__name__
+        raise TypeError(f"{name} must be a list of str, got {what}")
+    for position, text in enumerate(value):
+        where = alone if alone is not None and len(value) == 1 else f"{item} at position {position}"
+        if not isinstance(text, str):
+            raise TypeError(f"{where} must be a str, got {type(text).__name__}")
+        if not has_visible_text(text):
+            raise ValueError(f"{where} is empty ({text!r})" + (f"; {empty_hint}" if empty_hint else ""))
+        check_text(where, text)
+    return list(value)
 
 
 def check_premises(items: object, owner: str) -> list[Document]:
