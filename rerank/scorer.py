@@ -47,7 +47,7 @@ class CrossEncoderScorer:
         elif isinstance(model, str) and model.strip():
             self.model = load_model(
                 model, backend=options.backend, precision=options.precision, device=options.device,
-                threads=options.threads,
+                threads=options.threads, auto_export=options.auto_export, show_progress=options.show_progress,
             )  # fmt: skip
         else:
             raise TypeError(f"model must be a hub id or a directory path (non-empty str), got {model!r}")

@@ -73,6 +73,12 @@ def _add_option_flags(group: argparse._ArgumentGroup) -> None:
         description = field.description or ""
         shown = "" if "default" in description else f" (default {field.default})"
         group.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=description + shown)
+    group.add_argument(
+        "--no-auto-export",
+        action="store_true",
+        help="never export PyTorch weights for OpenVINO/onnxruntime on first use (backend auto then runs torch "
+        "unless the model ships a converted graph); NLI_RERANK_AUTO_EXPORT=0 does the same",
+    )
 
 
 def add_reranker_options(
@@ -153,6 +159,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, model_default: str = D
 def model_options(args: argparse.Namespace, *, show_progress: bool = True) -> ModelOptions:
     """The ModelOptions the flags ask for (unset flags keep the defaults); raises ValueError naming a bad one."""
     given = {name: getattr(args, name) for name in OPTION_FLAGS if getattr(args, name, None) is not None}
+    if getattr(args, "no_auto_export", False):
+        given["auto_export"] = False
     return resolve_options(None, {**given, "show_progress": show_progress})
 
 
@@ -215,8 +223,9 @@ def build_reranker(args: argparse.Namespace, *, show_progress: bool = True) -> R
 
     options = check_reranker_flags(args, show_progress=show_progress)
     loaded = load_model(
-        args.model, backend=options.backend, precision=options.precision, device=options.device, threads=options.threads
-    )
+        args.model, backend=options.backend, precision=options.precision, device=options.device,
+        threads=options.threads, auto_export=options.auto_export, show_progress=options.show_progress,
+    )  # fmt: skip
     calibration = getattr(args, "calibration", None)
     if loaded.num_logits == 1:
         return RelevanceReranker(loaded, calibration=calibration, options=options)

@@ -114,3 +114,17 @@ def test_bad_segmentation_flags_exit_2(mini_nli_dir, capsys, flag, value):
         code = exit.code
     assert code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_no_auto_export_flag_keeps_weights_on_torch(tiny_deberta_dir, monkeypatch, tmp_path):
+    """With automatic export on (as for a user), --no-auto-export loads PyTorch weights on torch and exports nothing."""
+    from rerank_cli.common import build_reranker
+    from rerank_cli.main import build_parser
+
+    monkeypatch.setenv("NLI_RERANK_AUTO_EXPORT", "1")
+    monkeypatch.setenv("NLI_RERANK_CACHE", str(tmp_path / "cache"))
+    args = build_parser().parse_args(["score", "--model", str(tiny_deberta_dir), "--no-auto-export", "--query", "q",
+                                      "--doc", "d", "--precision", "fp32"])  # fmt: skip
+    reranker = build_reranker(args, show_progress=False)
+    assert reranker.model.runner.backend == "torch" and "export is off" in reranker.model.reason
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").glob("*-openvino-*"))
