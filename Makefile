@@ -26,9 +26,12 @@ test: $(STAMP) browser
 
 # Debian's chromium and chromium-driver for the results-page test (tests/server/test_page.py skips without them).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium chromium-driver || \
-	  echo "chromium not installed: the results-page test will be skipped"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "chromium not installed: the results-page test will be skipped"; }
 
 lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check rerank retrievers eval rerank_cli rerank_server tests examples benchmarks
