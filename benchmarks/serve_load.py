@@ -48,13 +48,13 @@ def request_bodies(folder: Path, claims: int, depth: int) -> list[dict]:
 
 def run_level(url: str, bodies: list[dict], clients: int, total: int, budget_s: float) -> dict:
     latencies: list[float] = []
-    failures = 0
+    failures: dict[str, int] = {}  # status code (or client error) -> count
     lock = threading.Lock()
     next_index = 0
     stop_at = time.monotonic() + budget_s
 
     def client() -> None:
-        nonlocal next_index, failures
+        nonlocal next_index
         with httpx.Client(timeout=120) as http:
             while True:
                 with lock:
@@ -64,13 +64,16 @@ def run_level(url: str, bodies: list[dict], clients: int, total: int, budget_s: 
                     next_index += 1
                 started = time.perf_counter()
                 try:
-                    ok = http.post(url + "/rerank", json=body).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    status = http.post(url + "/rerank", json=body).status_code
+                except httpx.HTTPError as error:
+                    status = type(error).__name__
+                ok = status == 200
                 elapsed = time.perf_counter() - started
                 with lock:
-                    latencies.append(elapsed) if ok else None
-                    failures += 0 if ok else 1
+                    if ok:
+                        latencies.append(elapsed)
+                    else:
+                        failures[str(status)] = failures.get(str(status), 0) + 1
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -82,11 +85,20 @@ def run_level(url: str, bodies: list[dict], clients: int, total: int, budget_s: 
     ordered = sorted(latencies)
     return {
         "requests": len(latencies),
-        "failed": failures,
+        "failed": sum(failures.values()),
+        "failures": failures,
         "rps": len(latencies) / wall if wall else 0.0,
         "p50": statistics.median(ordered) if ordered else float("nan"),
         "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else float("nan"),
     }
+
+
+def _statuses(row: dict) -> str:
+    return (
+        " (" + ", ".join(f"{n}x {status}" for status, n in sorted(row["failures"].items())) + ")"
+        if row["failed"]
+        else ""
+    )
 
 
 def main() -> int:
@@ -119,7 +131,8 @@ def main() -> int:
             run_level(server.url, bodies[:2], 1, 2, args.budget_s)  # warm the path once
             for clients, total in zip(args.clients, args.requests, strict=True):
                 row = run_level(server.url, bodies, clients, total, args.budget_s)
-                print(f"| {'on' if batching else 'off'} | {clients} | {row['requests']} | {row['failed']} | "
+                failed = f"{row['failed']}{_statuses(row)}"
+                print(f"| {'on' if batching else 'off'} | {clients} | {row['requests']} | {failed} | "
                       f"{row['rps']:.2f} | {row['p50']:.2f} | {row['p95']:.2f} |", flush=True)  # fmt: skip
             server.stop()
     return 0
