@@ -15,7 +15,6 @@ Run (2 shared cores: wrap it in the CPU lock):
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -82,8 +81,11 @@ def main() -> int:
         ("NLI rank_answers", "context", NLIRanking(reranker), True),
         ("NLI rank_answers", "none", NLIRanking(reranker), False),
     ]
+    from rerank.cpu import describe
+
+    print(describe())
     print(f"QA set: {args.data.name}, {len(items)} questions x {1 + len(items[0].wrong)} candidates; model: "
-          f"{args.model}; CPU: {platform.processor() or platform.machine()}")  # fmt: skip
+          f"{args.model}")  # fmt: skip
     print("\n| system | context | accuracy@1 | MRR | seconds |\n|---|---|---:|---:|---:|")
     for name, context, scorer, use_context in systems:
         start = time.perf_counter()
