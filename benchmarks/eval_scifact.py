@@ -167,9 +167,10 @@ def nli_modes(args) -> list[tuple[str, dict]]:
             counts = [None] if settings["granularity"] == "passage" else args.max_segments
             for m in counts:
                 extra: dict = {} if direction == DEFAULT_DIRECTION else {"direction": direction}
-                if m is not None:
+                suffix = "" if direction == DEFAULT_DIRECTION else f", {direction}"
+                if settings["granularity"] != "passage":  # explicit, so "all" stays all whatever the default
                     extra["max_segments"] = m
-                suffix = "".join(f", {v}" if k == "direction" else f", m={v}" for k, v in extra.items())
+                    suffix += "" if m is None else f", m={m}"
                 modes.append((label + suffix, settings | extra))
     return modes
 

@@ -184,7 +184,8 @@ def test_fusion_uses_retriever_scores_and_thresholds_still_use_probabilities(tin
 
 
 def test_sentence_granularity_keeps_best_sentence_as_evidence(tiny_model):
-    reranker = NLIReranker(tiny_model, granularity="sentence", fusion_weight=None, show_progress=False)
+    reranker = NLIReranker(tiny_model, granularity="sentence", fusion_weight=None, max_segments=None,
+                           show_progress=False)  # fmt: skip
     passage_reranker = NLIReranker(tiny_model, granularity="passage", show_progress=False)
     document = Document(id="d", text="The sofa is red. A cat sleeps there. Rain is expected.")
     (result,) = reranker.rerank(QUERY, [document])

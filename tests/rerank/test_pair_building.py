@@ -76,7 +76,9 @@ def test_both_is_symmetric_in_query_and_passage(mini_model):
 def test_query_premise_at_sentence_granularity_keeps_evidence_and_calibration(mini_model):
     from rerank.head import Temperature
 
-    swapped = reranker(mini_model, granularity="sentence", direction="query-premise", calibration=Temperature(2.0))
+    swapped = reranker(
+        mini_model, granularity="sentence", direction="query-premise", calibration=Temperature(2.0), max_segments=None
+    )
     sentences = swapped.segments(Document(id="a", text=ABSTRACT))
     logits = swapped.pair_logits([CLAIM] * len(sentences), sentences)
     pair_probabilities = swapped.head(logits)  # the head divides by the temperature
@@ -137,7 +139,7 @@ def test_preselect_tokenizer_follows_the_language_and_falls_back_to_words():
 
 def test_max_segments_scores_only_the_highest_overlap_segments(mini_model):
     document = Document(id="a", text=ABSTRACT)
-    every = reranker(mini_model, granularity="sentence")
+    every = reranker(mini_model, granularity="sentence", max_segments=None)
     one = reranker(mini_model, granularity="sentence", max_segments=1)
     sentences = every.segment(document)
     chosen = one.selected_segments(CLAIM, document)
@@ -170,7 +172,7 @@ def test_max_contradiction_scores_every_segment_so_a_contradiction_is_never_hidd
     # The contradicting sentence shares only "man" and "playing" with the claim; m=1 leaves it out of score().
     document = Document(id="a", text=ABSTRACT)
     one = reranker(mini_model, granularity="sentence", max_segments=1)
-    every = reranker(mini_model, granularity="sentence")
+    every = reranker(mini_model, granularity="sentence", max_segments=None)
     sentences = every.segments(document)
     assert probabilities(every, [sentences[1]], [CLAIM])[0, 2] > 0.5  # "No man was playing anything." contradicts
     contradiction = every.score(CLAIM, [document])[0, 2]
@@ -182,10 +184,16 @@ def test_max_contradiction_scores_every_segment_so_a_contradiction_is_never_hidd
 
 def test_max_segments_is_in_the_fingerprint_only_where_it_acts(mini_model):
     assert (
-        reranker(mini_model, granularity="sentence").fingerprint
+        reranker(mini_model, granularity="sentence", max_segments=None).fingerprint
         != reranker(mini_model, granularity="sentence", max_segments=3).fingerprint
     )
     assert reranker(mini_model).fingerprint == reranker(mini_model, max_segments=3).fingerprint  # passage: no effect
+
+
+def test_the_default_scores_the_one_best_overlapping_segment(mini_model):
+    default = NLIReranker(mini_model, show_progress=False)
+    assert default.granularity == "sentence" and default.max_segments == 1
+    assert default.pair_count(Document(id="a", text=ABSTRACT)) == 1
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])
@@ -195,7 +203,7 @@ def test_max_segments_must_be_a_positive_int_or_none(mini_model, bad):
 
 
 def test_a_huge_document_is_capped_and_logged(mini_model, caplog):
-    every = reranker(mini_model, granularity="sentence")
+    every = reranker(mini_model, granularity="sentence", max_segments=None)
     sentences = [f"Filler sentence number {i}." for i in range(SEGMENT_CAP + 10)]
     sentences[SEGMENT_CAP + 5] = "A man is playing a guitar."
     document = Document(id="huge", text=" ".join(sentences))
@@ -221,7 +229,7 @@ CANDIDATES = [
     "settings",
     [
         {},
-        {"granularity": "sentence", "fusion_weight": 2.0},
+        {"granularity": "sentence", "fusion_weight": 2.0, "max_segments": None},
         {"granularity": "sentence", "max_segments": 2, "direction": "both"},
         {"granularity": "window", "window_tokens": 24, "direction": "query-premise"},
     ],
@@ -274,7 +282,7 @@ class ListRetriever:
 
 
 def test_pipeline_search_many_is_one_pass_and_equals_search(mini_model):
-    model_reranker = reranker(mini_model, granularity="sentence", fusion_weight=1.0)
+    model_reranker = reranker(mini_model, granularity="sentence", fusion_weight=1.0, max_segments=None)
     pipeline = Pipeline(ListRetriever([*PASSAGES, ABSTRACT]), model_reranker, k=4, top_k=2, max_contradiction=0.9)
     passes = []
     original = model_reranker._scorer.logits
