@@ -69,4 +69,4 @@ def mini_nli_model(mini_nli_dir):
     """The mini NLI model loaded once; build rerankers over it with NLIReranker(mini_nli_model, ...)."""
     from rerank.loading import load_model
 
-    return load_model(str(mini_nli_dir))
+    return load_model(str(mini_nli_dir), precision="fp32")  # fp32: compared with fp32 references to 1e-5

@@ -28,7 +28,9 @@ TEXTS = ["A man is playing a guitar on stage.", "The man is famous.", "Nobody is
 
 @pytest.fixture(scope="module")
 def mini_reranker(mini_nli_dir):
-    return NLIReranker(load_model(str(mini_nli_dir)), granularity="passage", fusion_weight=None, show_progress=False)
+    return NLIReranker(
+        load_model(str(mini_nli_dir), precision="fp32"), granularity="passage", fusion_weight=None, show_progress=False
+    )
 
 
 def test_search_retrieves_k_and_returns_top_k_reranked(mini_reranker):
