@@ -177,7 +177,7 @@ def make_scorer(spec: dict, directory: str):
                                granularity=spec["granularity"], max_length=256, show_progress=False)  # fmt: skip
 
     def score(claim, documents):
-        pairs = sum(len(reranker.segments(document)) for document in as_documents(documents))
+        pairs = sum(reranker.pair_count(document) for document in as_documents(documents))  # after pre-selection
         return reranker.score(claim, documents), pairs
 
     runner = reranker.model.runner
