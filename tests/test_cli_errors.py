@@ -151,12 +151,16 @@ BAD_INPUTS = [
     ("calibrate-data-bad-label", [*CALIBRATE[:-1], "{bad_label_pairs}"]),
     ("calibrate-heldout-one", [*CALIBRATE, "--heldout", "1"]),
     ("calibrate-out-is-a-folder", ["calibrate", "--model", "{model}", "--out", "{empty_dir}", "--data", "{pairs}"]),
-    ("calibrate-dataset-on-nli-model", ["calibrate", "--model", "{model}", "--out", "{root}/c.json",
-                                        "--dataset", "{beir}"]),  # fmt: skip
+    (
+        "calibrate-dataset-on-nli-model",
+        ["calibrate", "--model", "{model}", "--out", "{root}/c.json", "--dataset", "{beir}"],
+    ),
     # groundedness: answers, passages
     ("groundedness-empty-answer", ["groundedness", "--model", "{model}", "--answer", " ", "--passages", "{text_file}"]),
-    ("groundedness-answer-file-missing", ["groundedness", "--model", "{model}", "--answer-file", "{root}/absent",
-                                          "--passages", "{text_file}"]),  # fmt: skip
+    (
+        "groundedness-answer-file-missing",
+        ["groundedness", "--model", "{model}", "--answer-file", "{root}/absent", "--passages", "{text_file}"],
+    ),
     ("groundedness-passages-missing", [*GROUNDEDNESS[:-1], "{root}/absent.jsonl"]),
     ("groundedness-passages-not-utf8", [*GROUNDEDNESS[:-1], "{random_bytes}"]),
     # classify: texts, labels, templates
