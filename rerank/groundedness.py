@@ -66,17 +66,17 @@ from rerank.tasks import (
     EvidenceItem,
     ScorePairs,
     TaskRecord,
-    calibration_file,
     check_pair_scores,
-    check_premises,
+    check_premise_lists,
     check_probabilities,
+    check_task_options,
     check_texts,
     evidence_item,
     task_reranker,
     task_thresholds,
     two_thresholds,
 )
-from rerank.validation import check_positive_int, check_threshold
+from rerank.validation import check_positive_int
 
 if TYPE_CHECKING:
     from rerank.calibration import CalibrationFile
@@ -312,12 +312,8 @@ def groundedness_many(
         >>> results = groundedness_many(["One.", "Two."], [["passage a", "b"], []], model=reranker)  # doctest: +SKIP
     """
     answers = check_texts(answers, "answers", "answer", alone="answer", empty_hint="pass the generated text to check")
-    documents = _check_passage_lists(passages, len(answers))
-    for name, value in (("min_entailment", min_entailment), ("max_contradiction", max_contradiction)):
-        check_threshold(name, value)  # before any model loads
-    if score_pairs is not None and not callable(score_pairs):
-        raise TypeError(f"score_pairs must be a callable (premises, hypotheses) -> (n, 3), got {score_pairs!r}")
-    record = calibration_file(calibration)
+    documents = check_premise_lists(passages, len(answers), "passages", "passage", "answer")
+    record = check_task_options(min_entailment, max_contradiction, score_pairs, calibration)  # before any model loads
     if model is not None and not isinstance(model, (str, LoadedModel, NLIReranker)):
         raise TypeError(
             f"model must be a hub id, a directory, a LoadedModel or an NLIReranker, got {type(model).__name__}"
@@ -423,18 +419,3 @@ def _groundedness(answer: str, checks: list[SentenceCheck], min_e: float, max_c:
         fully_supported=all(check.label == "SUPPORTED" for check in checks), sentences=checks,
         min_entailment=min_e, max_contradiction=max_c,
     )  # fmt: skip
-
-
-# ---- inputs, model and thresholds -----------------------------------------------------------------------------
-
-
-def _check_passage_lists(passages: object, n: int) -> list[list[Document]]:
-    if isinstance(passages, (str, bytes)) or not isinstance(passages, Sequence):
-        raise TypeError(f"passages must be a list with one list of passages per answer, got {type(passages).__name__}")
-    if len(passages) != n:
-        raise ValueError(f"passages must hold one list per answer: {n} answers, got {len(passages)} lists")
-    return [_check_passages(items, i if n > 1 else None) for i, items in enumerate(passages)]
-
-
-def _check_passages(items: object, answer: int | None) -> list[Document]:
-    return check_premises(items, "passage" if answer is None else f"passage of answer {answer}")

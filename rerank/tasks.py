@@ -33,8 +33,10 @@ __all__ = [
     "TaskRecord",
     "calibration_file",
     "check_pair_scores",
+    "check_premise_lists",
     "check_premises",
     "check_probabilities",
+    "check_task_options",
     "check_texts",
     "evidence_item",
     "task_reranker",
@@ -144,6 +146,28 @@ def check_premises(items: object, owner: str) -> list[Document]:
     documents = as_documents(items)
     check_scorable(documents)
     return documents
+
+
+def check_premise_lists(value: object, n: int, plural: str, singular: str, per: str) -> list[list[Document]]:
+    """One list of premises per hypothesis text (``n`` of them), each checked by ``check_premises``; the names say
+    what they are in errors: plural "passages", singular "passage", per "answer" -> "passage of answer 2"."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{plural} must be a list with one list of {plural} per {per}, got {type(value).__name__}")
+    if len(value) != n:
+        raise ValueError(f"{plural} must hold one list per {per}: {n} {per}s, got {len(value)} lists")
+    return [check_premises(items, singular if n == 1 else f"{singular} of {per} {i}") for i, items in enumerate(value)]
+
+
+def check_task_options(
+    min_entailment: object, max_contradiction: object, score_pairs: object, calibration: object
+) -> CalibrationFile | None:
+    """The checks a task call makes before any model loads: both thresholds, ``score_pairs`` callable or None; returns
+    the calibration file read (or None)."""
+    for name, value in (("min_entailment", min_entailment), ("max_contradiction", max_contradiction)):
+        check_threshold(name, value)
+    if score_pairs is not None and not callable(score_pairs):
+        raise TypeError(f"score_pairs must be a callable (premises, hypotheses) -> (n, 3), got {score_pairs!r}")
+    return calibration_file(calibration)
 
 
 def check_pair_scores(scores: object, n: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from pydantic import Field
 
 from rerank.backends import LoadedModel
 from rerank.nli_reranker import NLIReranker
-from rerank.records import Candidate, Document, check_text, has_visible_text
+from rerank.records import Candidate, Document
 from rerank.segmenter import DEFAULT_GRANULARITY, DEFAULT_TITLE, Segment, segment_document
 from rerank.tasks import (
     DEFAULT_MAX_CONTRADICTION,
@@ -49,16 +49,16 @@ from rerank.tasks import (
     EvidenceItem,
     ScorePairs,
     TaskRecord,
-    calibration_file,
     check_pair_scores,
-    check_premises,
+    check_premise_lists,
     check_probabilities,
+    check_task_options,
+    check_texts,
     evidence_item,
     task_reranker,
     task_thresholds,
     two_thresholds,
 )
-from rerank.validation import check_threshold
 
 if TYPE_CHECKING:
     from rerank.calibration import CalibrationFile
@@ -212,13 +212,9 @@ def verify_many(
     Example:
         >>> verify_many(["Claim one.", "Claim two."], [["evidence a", "b"], []], model=reranker)  # doctest: +SKIP
     """
-    claims = _check_claims(claims)
-    documents = _check_evidence_lists(evidence, len(claims))
-    for name, value in (("min_entailment", min_entailment), ("max_contradiction", max_contradiction)):
-        check_threshold(name, value)  # before any model loads
-    if score_pairs is not None and not callable(score_pairs):
-        raise TypeError(f"score_pairs must be a callable (premises, hypotheses) -> (n, 3), got {score_pairs!r}")
-    record = calibration_file(calibration)
+    claims = check_texts(claims, "claims", "claim", alone="claim", empty_hint="pass the statement to check")
+    documents = check_premise_lists(evidence, len(claims), "evidence", "evidence", "claim")
+    record = check_task_options(min_entailment, max_contradiction, score_pairs, calibration)  # before any model loads
     reranker = task_reranker(model, record, score_pairs is not None, settings)
     min_e, max_c = task_thresholds(reranker, record, min_entailment, max_contradiction)
     segment = reranker.segment if reranker is not None else _sentences
@@ -235,33 +231,8 @@ def verify_many(
     return verdicts
 
 
-def _check_evidence_lists(evidence: object, n: int) -> list[list[Document]]:
-    if isinstance(evidence, (str, bytes)) or not isinstance(evidence, Sequence):
-        raise TypeError(f"evidence must be a list with one list of evidence per claim, got {type(evidence).__name__}")
-    if len(evidence) != n:
-        raise ValueError(f"evidence must hold one list per claim: {n} claims, got {len(evidence)} lists")
-    return [_check_evidence(items, i if n > 1 else None) for i, items in enumerate(evidence)]
-
-
 def _sentences(document: Document) -> list[Segment]:
     return segment_document(document, DEFAULT_GRANULARITY, DEFAULT_TITLE)
-
-
-def _check_claims(claims: object) -> list[str]:
-    if isinstance(claims, (str, bytes)) or not isinstance(claims, Sequence):
-        raise TypeError(f"claims must be a list of str, got {type(claims).__name__}; use verify for one claim")
-    for position, claim in enumerate(claims):
-        where = f"claim at position {position}" if len(claims) > 1 else "claim"
-        if not isinstance(claim, str):
-            raise TypeError(f"{where} must be a str, got {type(claim).__name__}")
-        if not has_visible_text(claim):
-            raise ValueError(f"{where} is empty; pass the statement to check")
-        check_text(where, claim)
-    return list(claims)
-
-
-def _check_evidence(items: object, claim: int | None) -> list[Document]:
-    return check_premises(items, "evidence" if claim is None else f"evidence of claim {claim}")
 
 
 def _verdict(claim: str, pieces: list[tuple[str, Segment]], block: np.ndarray, min_e: float, max_c: float) -> Verdict:
