@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from rerank.shared_tokenizer import tokenize
+
 __all__ = ["EncodedPairs", "encode_pairs", "run_batches"]
 
 logger = logging.getLogger(__name__)
@@ -45,20 +47,22 @@ def encode_pairs(
     special = tokenizer.num_special_tokens_to_add(pair=True)
     query_lengths = {}
     for query in set(queries):
-        query_lengths[query] = len(tokenizer(query, add_special_tokens=False)["input_ids"])
+        query_lengths[query] = len(tokenize(tokenizer, query, add_special_tokens=False, verbose=False)["input_ids"])
         if query_lengths[query] + special >= max_length:
             raise ValueError(
                 f"the query (hypothesis) is {query_lengths[query]} tokens long and max_length is {max_length}: "
                 f"no room is left for the passage; shorten the query or raise max_length. Query: {query[:80]!r}"
             )
-    passage_lengths = [len(ids) for ids in tokenizer(list(passages), add_special_tokens=False)["input_ids"]]
+    passage_lengths = [
+        len(ids) for ids in tokenize(tokenizer, list(passages), add_special_tokens=False, verbose=False)["input_ids"]
+    ]
     truncated = np.array(
         [p + query_lengths[q] + special > max_length for p, q in zip(passage_lengths, queries, strict=True)], dtype=bool
     )
     if query_first:
-        encoded = tokenizer(list(queries), list(passages), truncation="only_second", max_length=max_length)
+        encoded = tokenize(tokenizer, list(queries), list(passages), truncation="only_second", max_length=max_length)
     else:
-        encoded = tokenizer(list(passages), list(queries), truncation="only_first", max_length=max_length)
+        encoded = tokenize(tokenizer, list(passages), list(queries), truncation="only_first", max_length=max_length)
     return EncodedPairs(encoded["input_ids"], encoded.get("token_type_ids"), truncated)
 
 

@@ -55,6 +55,7 @@ from rerank.segmenter import (
     word_offsets,
 )
 from rerank.sentences import check_language
+from rerank.shared_tokenizer import tokenize
 from rerank.validation import check_positive_int, check_query, check_top_k
 
 __all__ = [
@@ -327,7 +328,7 @@ class NLIReranker:
         tokenizer = self.model.tokenizer
         if not getattr(tokenizer, "is_fast", False):
             return word_offsets(text)
-        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        offsets = tokenize(tokenizer, text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         return [(start, end) for start, end in offsets if end > start]
 
     def pair_logits(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:

@@ -39,6 +39,7 @@ from rerank.errors import ModelLoadError
 from rerank.export import manifest as manifests
 from rerank.export import staging
 from rerank.export.errors import ExportError
+from rerank.shared_tokenizer import tokenize
 
 __all__ = ["EXPORT_TOLERANCE", "SENTENCE_KIND", "UnsupportedEncoderError", "cached_sentence_export", "check_texts",
            "cosine_deviation", "embed", "export_sentence_encoder", "sentence_settings"]  # fmt: skip
@@ -122,7 +123,7 @@ def embed(
     if not texts:
         return np.zeros((0, loaded.num_logits), dtype=np.float32)
     tokenizer = loaded.tokenizer
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    encoded = tokenize(tokenizer, list(texts), truncation=True, max_length=max_length)
     pairs = EncodedPairs(encoded["input_ids"], encoded.get("token_type_ids"), np.zeros(len(texts), dtype=bool))
     vectors = run_batches(pairs, loaded.runner, input_names=loaded.runner.input_names,
                           pad_token_id=tokenizer.pad_token_id or 0, batch_size=batch_size,
