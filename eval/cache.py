@@ -130,7 +130,11 @@ def scorer_fingerprint(reranker: Any) -> str:
 
 
 def model_pairs(reranker: Any, document: Document) -> int:
-    """Model pairs one document costs: the number of its ``segments`` for a rerank.Reranker, else 1."""
+    """Model pairs one document costs: the reranker's ``pair_count`` (NLIReranker: its pre-selected segments, twice
+    for direction "both"), else the number of its ``segments`` for a rerank.Reranker, else 1."""
+    pair_count = getattr(reranker, "pair_count", None)
+    if callable(pair_count):
+        return max(1, int(pair_count(document)))
     segments = getattr(reranker, "segments", None)
     return max(1, len(segments(document))) if callable(segments) else 1
 

@@ -82,8 +82,16 @@ def test_real_reranker_cached_scores_match_and_fingerprint_tracks_options(mini_n
     docs = [Document(id="a", text="A man plays a guitar on stage. The crowd cheers."), "Nobody is playing music."]
     scorer = CachedScorer(sentence, tmp_path / "c.sqlite")
     direct = sentence.score("A man is playing an instrument.", docs)
+    sent: list[int] = []  # pairs that reach the model (max_segments=1 by default: one sentence per document)
+    logits = sentence._scorer.logits
+
+    def counting(passages, queries, **kwargs):
+        sent.append(len(passages))
+        return logits(passages, queries, **kwargs)
+
+    sentence._scorer.logits = counting  # type: ignore[method-assign]
     cold, _, pairs = scorer.score_timed("A man is playing an instrument.", docs)
     warm = scorer.score("A man is playing an instrument.", docs)
     np.testing.assert_allclose(cold, direct, atol=1e-6)
     np.testing.assert_array_equal(warm, cold)
-    assert pairs == 3 and scorer.hits == 2
+    assert pairs == sum(sent) == 2 and scorer.hits == 2
