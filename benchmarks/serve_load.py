@@ -1,13 +1,15 @@
 """Load test of `rerank serve`: requests/s and latency at 1, 8 and 32 concurrent clients, with and without
 cross-request batching.
 
-Each request is one SciFact test claim with 20 of its BM25 abstracts (POST /rerank). The server runs on a free
-loopback port in a subprocess (the mini NLI model, torch fp32), once per mode; every level sends a fixed number of
+Each request is one SciFact test claim with 20 of its BM25 abstracts (POST /rerank). Two servers run on free
+loopback ports in subprocesses, one with and one without batching (`--no-batching`), with the default reranker
+settings on the mini NLI model unless flags say otherwise. The levels are measured in interleaved rounds (off, on,
+on, off, ...), so that a change of machine load hits both modes alike; a level of a round sends a fixed number of
 requests and stops early when its time budget is spent, so the script ends by itself. Failed requests are counted
-and should be 0. Prints a markdown table (docs/server.md).
+and should be 0. Prints the CPU, then markdown tables (docs/server.md).
 
 Run (2 shared cores: wrap it in the benchmark lock):
-    flock /tmp/bench.lock nice -n 5 python benchmarks/serve_load.py --requests 6 16 32
+    flock /tmp/bench.lock nice -n 5 python benchmarks/serve_load.py
 """
 
 from __future__ import annotations
@@ -81,15 +83,24 @@ def run_level(url: str, bodies: list[dict], clients: int, total: int, budget_s: 
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
-    ordered = sorted(latencies)
+    return {"latencies": latencies, "failures": failures, "wall": time.perf_counter() - started}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """One row from the rounds of one mode and level: requests/s over their summed wall time, latency quantiles."""
+    latencies = sorted(x for run in runs for x in run["latencies"])
+    failures: dict[str, int] = {}
+    for run in runs:
+        for status, n in run["failures"].items():
+            failures[status] = failures.get(status, 0) + n
+    wall = sum(run["wall"] for run in runs)
     return {
         "requests": len(latencies),
         "failed": sum(failures.values()),
         "failures": failures,
         "rps": len(latencies) / wall if wall else 0.0,
-        "p50": statistics.median(ordered) if ordered else float("nan"),
-        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else float("nan"),
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p95": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else float("nan"),
     }
 
 
@@ -108,34 +119,55 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=64, help="distinct claims cycled through")
     parser.add_argument("--depth", type=int, default=20, help="BM25 abstracts per request")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--requests", type=int, nargs="+", default=[6, 16, 32], help="requests per level")
-    parser.add_argument("--budget-s", type=float, default=90, help="time budget of one level")
-    parser.add_argument("--max-length", type=int, default=256, help="token budget per pair")
-    parser.add_argument("--granularity", default="passage", choices=["passage", "sentence", "window"])
+    parser.add_argument("--requests", type=int, nargs="+", default=[8, 32, 64], help="requests per level and round")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of every level")
+    parser.add_argument("--budget-s", type=float, default=90, help="time budget of one level in one round")
+    parser.add_argument(
+        "--server-arg", action="append", default=[],
+        help="extra `rerank serve` argument for both servers, e.g. --server-arg=--granularity=passage",
+    )  # fmt: skip
     args = parser.parse_args()
     if len(args.requests) != len(args.clients):
         parser.error("give one --requests value per --clients value")
+    if not args.data.is_dir():
+        parser.error(f"no BEIR folder at {args.data} (give --data)")
     bodies = request_bodies(args.data, args.claims, args.depth)
     print(f"# serve_load, {time.strftime('%Y-%m-%d')}\n{describe().splitlines()[0]}")
-    setup = f"torch fp32, granularity {args.granularity}, max_length {args.max_length}"
-    print(f"model {Path(args.model).name}, {setup}, {args.depth} abstracts/request\n")
+    extra = " ".join(args.server_arg) or "default settings"
+    print(f"model {Path(args.model).name}, {extra}, {args.depth} abstracts/request, {args.rounds} rounds\n")
+    base = ["--model", args.model, *args.server_arg]
+    with (
+        live_server([*base, "--no-batching"], Path("/tmp/serve_load_single.log")) as single,
+        live_server(base, Path("/tmp/serve_load_batched.log")) as batched,
+    ):
+        servers = {"off": single, "on": batched}
+        info = httpx.get(batched.url + "/info", timeout=10).json()
+        print(f"served: {info.get('backend', '?')} {info.get('precision', '?')}\n")
+        for server in servers.values():
+            run_level(server.url, bodies[:2], 1, 2, args.budget_s)  # warm the path once
+        rows: dict[tuple[int, str], dict] = {}
+        for clients, total in zip(args.clients, args.requests, strict=True):
+            runs: dict[str, list[dict]] = {"off": [], "on": []}
+            for round_ in range(args.rounds):
+                for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+                    runs[mode].append(run_level(servers[mode].url, bodies, clients, total, args.budget_s))
+            for mode in ("off", "on"):
+                rows[clients, mode] = summarise(runs[mode])
+        for server in servers.values():
+            server.stop()
     print("| batching | clients | requests | failed | requests/s | p50 latency (s) | p95 latency (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for batching in (False, True):
-        server_args = ["--model", args.model, "--backend", "torch", "--precision", "fp32", "--granularity",
-                       args.granularity, "--max-length", str(args.max_length)]  # fmt: skip
-        if not batching:
-            server_args.append("--no-batching")
-        log = Path("/tmp") / f"serve_load_{'batched' if batching else 'single'}.log"
-        with live_server(server_args, log) as server:
-            run_level(server.url, bodies[:2], 1, 2, args.budget_s)  # warm the path once
-            for clients, total in zip(args.clients, args.requests, strict=True):
-                row = run_level(server.url, bodies, clients, total, args.budget_s)
-                failed = f"{row['failed']}{_statuses(row)}"
-                print(f"| {'on' if batching else 'off'} | {clients} | {row['requests']} | {failed} | "
-                      f"{row['rps']:.2f} | {row['p50']:.2f} | {row['p95']:.2f} |", flush=True)  # fmt: skip
-            server.stop()
-    return 0
+    for mode in ("off", "on"):
+        for clients in args.clients:
+            row = rows[clients, mode]
+            print(f"| {mode} | {clients} | {row['requests']} | {row['failed']}{_statuses(row)} | {row['rps']:.2f} | "
+                  f"{row['p50']:.2f} | {row['p95']:.2f} |")  # fmt: skip
+    print("\n| clients | requests/s, one at a time | requests/s, batched | batched / one at a time |")
+    print("|---:|---:|---:|---:|")
+    for clients in args.clients:
+        off, on = rows[clients, "off"]["rps"], rows[clients, "on"]["rps"]
+        print(f"| {clients} | {off:.2f} | {on:.2f} | {on / off if off else float('nan'):.2f}x |")
+    return 0 if all(row["failed"] == 0 for row in rows.values()) else 1
 
 
 if __name__ == "__main__":

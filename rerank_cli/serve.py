@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 # ServerSettings fields offered as flags (host, port, api key and index are declared with their own help).
 LIMIT_FLAGS = ("max_documents", "max_document_chars", "max_query_chars", "max_body_bytes", "max_queued_pairs",
-               "request_timeout_s", "max_k", "batch_tokens", "max_batch_pairs", "max_wait_ms")  # fmt: skip
+               "request_timeout_s", "max_k", "batch_tokens", "max_batch_pairs", "lookahead_pairs",
+               "max_wait_ms")  # fmt: skip
 
 
 def register(subparsers) -> None:
@@ -41,7 +42,8 @@ def register(subparsers) -> None:
         kind = float if name in {"request_timeout_s", "max_wait_ms"} else int
         group.add_argument(
             "--" + name.replace("_", "-"), type=kind, default=None,
-            help=f"{field.description} (default {field.default}; env RERANK_{name.upper()})",
+            help=f"{field.description} ({'' if field.default is None else f'default {field.default}; '}"
+            f"env RERANK_{name.upper()})",
         )  # fmt: skip
     add_reranker_options(parser, model_default=None, model_help=f"hub id or local directory (env RERANK_MODEL; "
                          f"default {DEFAULT_MODEL})")  # fmt: skip

@@ -1,9 +1,10 @@
 """The FastAPI application of ``rerank serve``: routes, authentication, limits, errors and metrics.
 
-Routes: POST /rerank, /search, /verify; GET /healthz, /metrics, /info, / (the results explorer page) and the
-OpenAPI schema at /openapi.json. Every API route but /healthz and the page requires ``Authorization: Bearer <key>``
-when the server has an API key. Requests are validated before anything is queued; every bad request gets a 4xx
-JSON body ``{"detail": "...", "errors": [{"field": ..., "message": ...}]}``.
+Routes: POST /rerank, /search, /verify, /classify, /answers; GET /healthz, /metrics, /info, / (the results explorer
+page), the OpenAPI schema at /openapi.json and its pages /docs and /redoc. Every API route but /healthz and the
+pages requires ``Authorization: Bearer <key>`` when the server has an API key. Requests are validated before
+anything is queued; every bad request gets a 4xx JSON body ``{"detail": "...", "errors": [{"field": ...,
+"message": ...}]}``.
 
 Example:
     >>> app = create_app(Service(RerankerSpec("path/to/nli-model"), ServerSettings()))  # doctest: +SKIP
@@ -43,8 +44,9 @@ __all__ = ["ApiError", "create_app"]
 logger = logging.getLogger(__name__)
 
 ROUTES = ("/", "/healthz", "/metrics", "/info", "/rerank", "/search", "/verify", "/classify", "/answers",
-          "/openapi.json", "/docs")  # fmt: skip
+          "/openapi.json", "/docs", "/redoc")  # fmt: skip
 TASK_ROUTES = ("/rerank", "/search", "/verify", "/classify", "/answers")
+DOCS_ASSETS = "/docs/assets"  # the scripts and styles of /docs and /redoc (fastapi-offline)
 UNION_TAGS = ("str", "DocumentIn")  # pydantic's names of the members of ``str | DocumentIn`` in error locations
 
 
@@ -60,6 +62,16 @@ def _field(location: Sequence[Any]) -> str:
     for part in parts:
         text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
     return text or "body"
+
+
+def _fastapi(**kwargs: Any) -> FastAPI:
+    """The FastAPI app, with /docs (Swagger UI) and /redoc served from the fastapi-offline package: no CDN, so the
+    pages work without internet. Without that package, FastAPI's own pages, which load their scripts from a CDN."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        return FastAPI(**kwargs)
+    return FastAPIOffline(static_url=DOCS_ASSETS, **kwargs)
 
 
 class _Guard:
@@ -148,7 +160,7 @@ def create_app(service: Service, *, load: bool = True) -> FastAPI:
         finally:
             await run_in_threadpool(service.close)
 
-    app = FastAPI(
+    app = _fastapi(
         title="nli-rerank",
         summary="NLI reranking: /rerank (Cohere v2 / Jina superset with NLI probabilities), /search, /verify.",
         version=_version(),
@@ -241,6 +253,9 @@ def create_app(service: Service, *, load: bool = True) -> FastAPI:
             "fusion_weight": getattr(reranker, "fusion_weight", None),
             "order": getattr(reranker, "order", None),
             "index": live.retriever is not None,
+            "backend": live.runner.backend if live.runner else None,
+            "precision": live.runner.precision if live.runner else None,
+            "batching": live.batching_settings(),
             "routes": sorted(_task_routes(app)),
             "limits": settings.model_dump(include={"max_documents", "max_document_chars", "max_query_chars",
                                                    "max_body_bytes", "max_k", "request_timeout_s"}),

@@ -187,7 +187,7 @@ class ServerMetrics:
             "rerank_batch_pairs", "Pairs per model batch.", (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
         )
         self.batch_requests = r.histogram(
-            "rerank_batch_requests", "Requests whose pairs shared one scheduling round.", (1, 2, 4, 8, 16, 32, 64)
+            "rerank_batch_requests", "Requests whose pairs shared one model batch.", (1, 2, 4, 8, 16, 32, 64)
         )
         self.queue_pairs = r.gauge("rerank_queue_pairs", "Pairs waiting for the model.")
         self.rejected = r.counter("rerank_queue_rejected_total", "Requests refused because the queue was full (503).")

@@ -136,8 +136,9 @@ class Service:
                 threads=options.threads, auto_export=options.auto_export, show_progress=False,
             )  # fmt: skip
         self.runner = BatchingRunner(
-            loaded.runner, pad_token_id=loaded.tokenizer.pad_token_id or 0, batch_tokens=settings.batch_tokens,
-            max_batch_pairs=settings.max_batch_pairs, max_wait_s=settings.max_wait_ms / 1000,
+            loaded.runner, pad_token_id=loaded.tokenizer.pad_token_id or 0,
+            batch_tokens=settings.model_batch_tokens(loaded.device), max_batch_pairs=settings.max_batch_pairs,
+            lookahead_pairs=settings.lookahead_pairs, max_wait_s=settings.max_wait_ms / 1000,
             max_queued_pairs=settings.max_queued_pairs, batching=settings.batching, metrics=self.metrics,
         )  # fmt: skip
         model = dataclasses.replace(loaded, runner=self.runner)
@@ -167,6 +168,17 @@ class Service:
         self._ready.set()
         self.metrics.ready.set(1)
         logger.info("model %s loaded and warmed up (%s %s)", spec.name, loaded.runner.backend, loaded.runner.precision)
+
+    def batching_settings(self) -> dict[str, Any]:
+        """How the batching worker cuts model batches (what /info reports)."""
+        runner = self.runner
+        if runner is None:
+            return {}
+        return {
+            "enabled": runner.batching, "batch_tokens": runner.batch_tokens, "max_batch_pairs": runner.max_batch_pairs,
+            "lookahead_pairs": runner.lookahead_pairs, "min_row_fill": runner.min_row_fill,
+            "max_wait_ms": runner.max_wait_s * 1000,
+        }  # fmt: skip
 
     def close(self) -> None:
         """Finish the queued work and stop the batching worker."""

@@ -17,9 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["ENV_PREFIX", "ServerSettings", "is_loopback", "settings_from_env"]
+__all__ = ["CPU_BATCH_TOKENS", "ENV_PREFIX", "GPU_BATCH_TOKENS", "ServerSettings", "is_loopback", "settings_from_env"]
 
 ENV_PREFIX = "RERANK_"
+# Model batch sizes (rows x width) by device. On CPUs, tokens/s peaks around 1-2k tokens per batch and falls beyond
+# it (benchmarks/serve_load.py, docs/server.md); GPUs want large batches.
+CPU_BATCH_TOKENS = 2048
+GPU_BATCH_TOKENS = 16384
 
 
 class ServerSettings(BaseModel):
@@ -39,9 +43,18 @@ class ServerSettings(BaseModel):
     request_timeout_s: float = Field(60.0, gt=0, description="seconds a request may take before a 504")
     max_k: int = Field(1000, ge=1, description="largest retrieval depth /search accepts")
     batching: bool = Field(True, description="score concurrent requests together (false: one request at a time)")
-    batch_tokens: int = Field(16384, ge=1, description="rows x longest row in one model batch")
+    batch_tokens: int | None = Field(
+        None, ge=1, description="rows x longest row in one model batch (auto: 2048 on a CPU, 16384 on a GPU)"
+    )
     max_batch_pairs: int = Field(64, ge=1, description="rows in one model batch")
-    max_wait_ms: float = Field(5.0, ge=0, description="how long a batch waits for more requests")
+    lookahead_pairs: int = Field(1024, ge=1, description="queued pairs (of whole requests) one model batch draws from")
+    max_wait_ms: float = Field(5.0, ge=0, description="how long a new request waits for others to join its batches")
+
+    def model_batch_tokens(self, device: str) -> int:
+        """``batch_tokens``, or its default for the device: a CPU runs fastest per token in small batches."""
+        if self.batch_tokens is not None:
+            return self.batch_tokens
+        return CPU_BATCH_TOKENS if device == "cpu" else GPU_BATCH_TOKENS
 
 
 def settings_from_env(

@@ -7,6 +7,7 @@ import pytest
 from rerank import NLIReranker
 from rerank.records import Document
 from rerank_server import ServerSettings
+from rerank_server.settings import CPU_BATCH_TOKENS
 from tests.server.conftest import SlowRunner, run_threads, with_runner
 
 QUERY = "Aspirin prevents heart attacks."
@@ -246,8 +247,22 @@ def test_openapi_and_info(serve, mini_model):
     client = serve(mini_model)
     schema = client.get("/openapi.json").json()
     assert {"/rerank", "/search", "/verify", "/healthz"} <= set(schema["paths"])
+    for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = client.get(page).text  # scripts from the server itself, not a CDN
+        assert f"/docs/assets/{script}" in html and "cdn" not in html.lower()
+        assert client.get(f"/docs/assets/{script}").status_code == 200
     info = client.get("/info").json()
     assert info["kind"] == "nli" and info["thresholds"] == ["max_contradiction", "min_entailment"]
+    assert (info["backend"], info["precision"]) == (mini_model.runner.backend, mini_model.runner.precision)
+    assert info["batching"]["enabled"] is True
+    assert info["batching"]["batch_tokens"] == CPU_BATCH_TOKENS  # the model runs on the CPU
+
+
+def test_batching_settings_reach_the_worker(serve, mini_model):
+    settings = ServerSettings(batching=False, batch_tokens=512, max_batch_pairs=8, lookahead_pairs=32)
+    batching = serve(mini_model, settings).get("/info").json()["batching"]
+    assert batching == {"enabled": False, "batch_tokens": 512, "max_batch_pairs": 8, "lookahead_pairs": 32,
+                        "min_row_fill": 0.7, "max_wait_ms": 5.0}  # fmt: skip
 
 
 def test_a_relevance_model_returns_relevance_score_only(serve, tmp_path):

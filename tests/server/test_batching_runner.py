@@ -18,7 +18,7 @@ class RowSums:
     backend, precision, input_names = "stand-in", "fp32", ("input_ids", "attention_mask")
 
     def __init__(self, delay_s: float = 0.0, fail_on: int | None = None):
-        self.delay_s, self.fail_on, self.shapes = delay_s, fail_on, []
+        self.delay_s, self.fail_on, self.shapes, self.batches = delay_s, fail_on, [], []
         self.lock = threading.Lock()
 
     def __call__(self, features):
@@ -26,6 +26,7 @@ class RowSums:
         ids, mask = features["input_ids"], features["attention_mask"]
         with self.lock:
             self.shapes.append(ids.shape)
+            self.batches.append([(int(row[0]), int(n)) for row, n in zip(ids, mask.sum(axis=1), strict=True)])
         if self.fail_on is not None and (ids == self.fail_on).any():
             raise RuntimeError("bad batch")
         return np.stack([(ids * mask).sum(axis=1), mask.sum(axis=1)], axis=1).astype(np.float32)
@@ -134,3 +135,107 @@ def test_stop_finishes_queued_work_and_refuses_new_calls(make_runner):
     assert len(results) == 3
     with pytest.raises(RuntimeError, match="not running"):
         runner(padded([[1]]))
+
+
+def _padding(backend: RowSums) -> float:
+    """Share of the model's input that was padding."""
+    real = sum(n for batch in backend.batches for _, n in batch)
+    return 1 - real / sum(rows * width for rows, width in backend.shapes)
+
+
+def _queue_behind_a_slow_call(runner, backend, calls: list[list[list[int]]]) -> list[np.ndarray]:
+    """Start a one-row call that keeps the worker busy, then queue ``calls`` meanwhile; their outputs in order."""
+    blocker = threading.Thread(target=runner, args=(padded([[100]]),))
+    blocker.start()
+    time.sleep(0.05)  # the worker is inside the blocker's batch now
+    outputs = run_threads(lambda i: runner(padded(calls[i])), len(calls))
+    blocker.join()
+    backend.shapes, backend.batches = backend.shapes[1:], backend.batches[1:]
+    return outputs
+
+
+# Eight requests of four rows each, lengths 2..30: each request alone pads its rows to its longest.
+MIXED = [[[i + 1] * length for length in (2 + i, 9 + i, 16 + i, 23 + i)] for i in range(8)]
+
+
+@pytest.mark.parametrize("batching", [True, False])
+def test_rows_share_a_batch_only_with_rows_of_nearly_their_length(make_runner, batching):
+    backend = RowSums(delay_s=0.2)
+    runner = make_runner(backend, batching=batching, min_row_fill=0.7, batch_tokens=1000, max_wait_s=0.05)
+    outputs = _queue_behind_a_slow_call(runner, backend, MIXED)
+    assert [out.tolist() for out in outputs] == [[[sum(r), len(r)] for r in call] for call in MIXED]
+    for rows, width in backend.shapes:
+        assert rows * width <= 1000
+    for batch in backend.batches:
+        assert min(n for _, n in batch) >= 0.7 * max(n for _, n in batch)
+        if not batching:
+            assert len({first for first, _ in batch}) == 1  # one request's rows only
+
+
+def test_batching_across_requests_needs_fewer_model_calls_at_bounded_padding(make_runner):
+    measured = {}
+    for batching in (False, True):
+        backend = RowSums(delay_s=0.2)
+        runner = make_runner(backend, batching=batching, batch_tokens=1000, max_wait_s=0.05)
+        _queue_behind_a_slow_call(runner, backend, MIXED)
+        measured[batching] = (_padding(backend), len(backend.shapes))
+    # one at a time, a request's rows of different lengths mostly run alone; together, rows of nearly one length
+    # from several requests share each call
+    assert measured[True][1] < measured[False][1] / 2
+    assert measured[True][0] < 0.3 and measured[False][0] < 0.3
+
+
+def test_a_request_is_answered_when_its_rows_are_scored_not_when_the_queue_is(make_runner):
+    backend = RowSums(delay_s=0.1)
+    runner = make_runner(backend, max_batch_pairs=1, max_wait_s=0.05)
+    batches_run_when_answered = {}
+
+    def call(i):
+        time.sleep(0.01 * i)  # request 0 (one row) arrives first, request 1 (eight rows) right after
+        runner(padded([[1, 2]] if i == 0 else [[2, 3]] * 8))
+        batches_run_when_answered[i] = len(backend.shapes)
+
+    run_threads(call, 2)
+    assert batches_run_when_answered == {0: 1, 1: 9}  # not after the eight batches of the request batched with it
+
+
+def test_the_oldest_request_leads_every_batch_until_it_is_answered(make_runner):
+    backend = RowSums(delay_s=0.2)
+    runner = make_runner(backend, max_batch_pairs=2, min_row_fill=0.0, max_wait_s=0.05)
+    calls = [[[1] * 10, [1] * 10, [1] * 10]] + [[[i + 2] * 12] * 3 for i in range(4)]  # later rows are longer
+    finished: list[int] = []
+
+    def call(i):
+        time.sleep(0.02 * i)  # arrival order 0, 1, 2, ...
+        runner(padded(calls[i]))
+        finished.append(i)
+
+    blocker = threading.Thread(target=runner, args=(padded([[100]]),))
+    blocker.start()
+    time.sleep(0.05)
+    run_threads(call, len(calls))
+    blocker.join()
+    assert finished[0] == 0
+    batches_of_0 = [k for k, batch in enumerate(backend.batches) if any(first == 1 for first, _ in batch)]
+    assert batches_of_0 == [1, 2]  # right after the blocker, two batches in a row
+
+
+def test_a_lone_request_does_not_wait_for_company(make_runner):
+    runner = make_runner(RowSums(), max_wait_s=5.0)
+    started = time.monotonic()
+    with runner.track():
+        runner(padded([[1, 2]]))
+    assert time.monotonic() - started < 2.5  # the 5 s wait is only for requests still preparing their rows
+
+
+def test_the_worker_waits_for_a_request_still_preparing_its_rows(make_runner):
+    backend = RowSums()
+    runner = make_runner(backend, max_wait_s=5.0)
+
+    def call(i):
+        with runner.track():
+            time.sleep(0.3 * i)  # request 1 is still segmenting and tokenising when request 0 queues its rows
+            return runner(padded([[i + 1, 2]])).tolist()
+
+    assert run_threads(call, 2) == [[[3, 2]], [[4, 2]]]
+    assert len(backend.shapes) == 1  # both rows in one model batch

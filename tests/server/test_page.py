@@ -94,3 +94,15 @@ def test_query_shows_both_orders_with_bars_evidence_and_filtered_results(browser
     assert len(browser.find_elements(By.CSS_SELECTOR, "#retrieved .retrieved")) == 2
     assert browser.save_screenshot(str(tmp_path / "paste.png"))
     assert (tmp_path / "paste.png").stat().st_size > 1000
+
+
+def test_the_api_docs_render_without_internet(browser, server):
+    """/docs loads Swagger UI from the server itself (fastapi-offline), so the routes show up offline."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/docs")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= 5)
+    paths = {element.text for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/rerank", "/search", "/verify", "/classify", "/answers"} <= paths
+    scripts = [element.get_attribute("src") for element in browser.find_elements(By.CSS_SELECTOR, "script[src]")]
+    assert scripts and all(src.startswith(server.url) for src in scripts)
