@@ -48,7 +48,7 @@ class ServerSettings(BaseModel):
     )
     max_batch_pairs: int = Field(64, ge=1, description="rows in one model batch")
     lookahead_pairs: int = Field(1024, ge=1, description="queued pairs (of whole requests) one model batch draws from")
-    max_wait_ms: float = Field(5.0, ge=0, description="how long a new request waits for others to join its batches")
+    max_wait_ms: float = Field(5.0, ge=0, description="how long a new request waits for requests still preparing")
 
     def model_batch_tokens(self, device: str) -> int:
         """``batch_tokens``, or its default for the device: a CPU runs fastest per token in small batches."""
