@@ -71,17 +71,18 @@ class _Job:
     lengths: np.ndarray
     future: Future = field(default_factory=Future)
     pending: np.ndarray = field(init=False)  # rows not yet handed to the model
-    left: int = field(init=False)  # rows not yet scored
     logits: np.ndarray | None = None
-    started: bool = False
 
     def __post_init__(self) -> None:
         self.pending = np.ones(len(self.rows), dtype=bool)
-        self.left = len(self.rows)
 
     @property
     def size(self) -> int:
         return len(self.rows)
+
+    @property
+    def started(self) -> bool:
+        return not self.pending.all()
 
 
 # One model batch: (job, indices of its rows) for each job with rows in it.
@@ -279,7 +280,6 @@ class BatchingRunner:
             job, i = order[key]
             chosen.setdefault(id(job), (job, []))[1].append(int(i))
             job.pending[i] = False
-            job.started = True
         self._set_queued(self._queued - len(keys))
         return [(job, np.asarray(rows)) for job, rows in chosen.values()]
 
@@ -307,8 +307,7 @@ class BatchingRunner:
                 if job.logits is None:
                     job.logits = np.empty((job.size, logits.shape[1]), dtype=np.float32)
                 job.logits[rows] = scores
-                job.left -= len(rows)
-                if job.left == 0:
+                if not job.pending.any():  # one worker: this batch held the job's last rows in flight
                     self._queue.remove(job)
                     job.future.set_result(job.logits)
             self._cond.notify_all()

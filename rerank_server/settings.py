@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 __all__ = ["CPU_BATCH_TOKENS", "ENV_PREFIX", "GPU_BATCH_TOKENS", "ServerSettings", "is_loopback", "settings_from_env"]
 
 ENV_PREFIX = "RERANK_"
-# Model batch sizes (rows x width) by device. On CPUs, tokens/s peaks around 1-2k tokens per batch and falls beyond
-# it (benchmarks/serve_load.py, docs/server.md); GPUs want large batches.
+# Model batch sizes (rows x width) by device. On CPUs, tokens/s peaked around 1-2k tokens per batch and fell beyond
+# it when the model was timed alone (docs/server.md, "Batching across requests"); GPUs want large batches.
 CPU_BATCH_TOKENS = 2048
 GPU_BATCH_TOKENS = 16384
 

@@ -143,13 +143,19 @@ def _padding(backend: RowSums) -> float:
     return 1 - real / sum(rows * width for rows, width in backend.shapes)
 
 
-def _queue_behind_a_slow_call(runner, backend, calls: list[list[list[int]]]) -> list[np.ndarray]:
-    """Start a one-row call that keeps the worker busy, then queue ``calls`` meanwhile; their outputs in order."""
+def _behind_a_slow_call(runner, call, n: int) -> list:
+    """Start a one-row call that keeps the worker busy, then run call(0..n-1) in threads meanwhile; their results."""
     blocker = threading.Thread(target=runner, args=(padded([[100]]),))
     blocker.start()
     time.sleep(0.05)  # the worker is inside the blocker's batch now
-    outputs = run_threads(lambda i: runner(padded(calls[i])), len(calls))
+    results = run_threads(call, n)
     blocker.join()
+    return results
+
+
+def _queue_behind_a_slow_call(runner, backend, calls: list[list[list[int]]]) -> list[np.ndarray]:
+    """``calls`` queued while the worker is busy; their outputs in order (the blocker dropped from ``backend``)."""
+    outputs = _behind_a_slow_call(runner, lambda i: runner(padded(calls[i])), len(calls))
     backend.shapes, backend.batches = backend.shapes[1:], backend.batches[1:]
     return outputs
 
@@ -210,11 +216,7 @@ def test_the_oldest_request_leads_every_batch_until_it_is_answered(make_runner):
         runner(padded(calls[i]))
         finished.append(i)
 
-    blocker = threading.Thread(target=runner, args=(padded([[100]]),))
-    blocker.start()
-    time.sleep(0.05)
-    run_threads(call, len(calls))
-    blocker.join()
+    _behind_a_slow_call(runner, call, len(calls))
     assert finished[0] == 0
     batches_of_0 = [k for k, batch in enumerate(backend.batches) if any(first == 1 for first, _ in batch)]
     assert batches_of_0 == [1, 2]  # right after the blocker, two batches in a row
